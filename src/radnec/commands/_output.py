@@ -1,0 +1,48 @@
+"""Small helpers shared by command modules: JSON output and rich consoles on stderr."""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+from typing import Any
+
+
+def _clean(obj: Any) -> Any:
+    """Make ``obj`` JSON-safe: numpy scalars/arrays to Python, NaN/inf to None, pydantic to dict."""
+    if hasattr(obj, "model_dump"):
+        return _clean(obj.model_dump(mode="json"))
+    if isinstance(obj, dict):
+        return {str(k): _clean(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_clean(v) for v in obj]
+    if hasattr(obj, "tolist"):
+        return _clean(obj.tolist())
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    return obj
+
+
+def dumps(obj: Any) -> str:
+    """Deterministic, indented JSON (sorted keys are not used: order carries meaning)."""
+    return json.dumps(_clean(obj), indent=2, ensure_ascii=False, allow_nan=False)
+
+
+def print_json(obj: Any) -> None:
+    """Write ``obj`` as JSON to stdout."""
+    sys.stdout.write(dumps(obj) + "\n")
+    sys.stdout.flush()
+
+
+def stderr_console():  # noqa: ANN201 - rich imported lazily
+    """A rich console on stderr (progress, tables when stdout carries JSON)."""
+    from rich.console import Console
+
+    return Console(stderr=True)
+
+
+def stdout_console():  # noqa: ANN201
+    """A rich console on stdout (human-readable tables)."""
+    from rich.console import Console
+
+    return Console()
