@@ -1,0 +1,478 @@
+"""Segmentation input: label maps, DICOM SEG and RTSTRUCT ROIs → lesion compartments.
+
+A lesion is described by three compartments on one image grid (sitkUInt8 0/1 masks):
+
+``enhancing``
+    contrast-enhancing tumour on T1c (rim or nodule);
+``necrotic``
+    the non-enhancing / necrotic / cystic core enclosed by the enhancement;
+``edema``
+    the peritumoral FLAIR/T2 hyperintensity outside the T1c lesion.
+
+``lesion`` (the whole T1c lesion, enhancing ∪ necrotic) is always present. Some label maps
+(AURORA, single-label masks) do not separate enhancing from necrotic; then ``enhancing`` and
+``necrotic`` are ``None`` until :func:`split_lesion_by_enhancement` estimates the split from
+T1c intensity.
+
+Which label means what is declared by a *label convention* (``conventions.yaml``:
+``brats-2021`` 1/2/4, ``brats-mets`` 1/2/3, ``aurora`` 1/2, ``binary``) or by a custom
+specification such as ``"enhancing=4,necrotic=1,edema=2"``.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field, replace
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import SimpleITK as sitk
+
+from radnec.errors import GeometryError, InputError, MissingReferenceError, RadnecError
+from radnec.geometry import require_same_grid, same_grid
+
+log = logging.getLogger(__name__)
+
+COMPARTMENTS = ("enhancing", "necrotic", "edema", "lesion")
+
+
+@lru_cache(maxsize=1)
+def load_conventions_file() -> dict[str, Any]:
+    """The parsed ``conventions.yaml`` (label conventions, RANO-BM rules, morphology rules)."""
+    import yaml
+
+    text = resources.files("radnec.lesion").joinpath("conventions.yaml").read_text(encoding="utf-8")
+    return yaml.safe_load(text)
+
+
+@dataclass(frozen=True)
+class LabelConvention:
+    """Which integer labels form which compartment.
+
+    ``lesion`` labels belong to the T1c lesion without an enhancing/necrotic split. The string
+    ``"nonzero"`` (only for ``lesion``) means every non-zero label.
+    """
+
+    name: str
+    enhancing: tuple[int, ...] = ()
+    necrotic: tuple[int, ...] = ()
+    edema: tuple[int, ...] = ()
+    lesion: tuple[int, ...] | str = ()
+    description: str = ""
+    citation: str = ""
+
+    @property
+    def separates_core(self) -> bool:
+        """True when the convention distinguishes enhancing from necrotic labels."""
+        return bool(self.enhancing) and not self.lesion
+
+
+def available_conventions() -> dict[str, LabelConvention]:
+    """The named label conventions of ``conventions.yaml``."""
+    out: dict[str, LabelConvention] = {}
+    for name, entry in load_conventions_file()["label_conventions"].items():
+        lesion = entry.get("lesion") or ()
+        out[name] = LabelConvention(
+            name=name,
+            enhancing=tuple(entry.get("enhancing") or ()),
+            necrotic=tuple(entry.get("necrotic") or ()),
+            edema=tuple(entry.get("edema") or ()),
+            lesion=lesion if isinstance(lesion, str) else tuple(lesion),
+            description=entry.get("description", ""),
+            citation=entry.get("citation", ""),
+        )
+    return out
+
+
+def parse_convention(spec: str) -> LabelConvention:
+    """A named convention (``brats-2021``, ``brats-mets``, ``aurora``, ``binary``) or a custom one.
+
+    Custom syntax: ``"enhancing=4,necrotic=1,edema=2"``; several labels with ``+``
+    (``"lesion=1+3,edema=2"``). Keys: enhancing, necrotic, edema, lesion.
+    """
+    spec = spec.strip()
+    named = available_conventions()
+    if spec in named:
+        return named[spec]
+    if "=" not in spec:
+        raise InputError(
+            f"unknown label convention {spec!r}; use one of {', '.join(sorted(named))} or a custom "
+            "mapping such as 'enhancing=4,necrotic=1,edema=2'"
+        )
+    parts: dict[str, tuple[int, ...]] = {}
+    for item in spec.split(","):
+        if not item.strip():
+            continue
+        key, _, values = item.partition("=")
+        key = key.strip().lower()
+        if key not in COMPARTMENTS:
+            raise InputError(f"label convention {spec!r}: unknown compartment {key!r} (use {', '.join(COMPARTMENTS)})")
+        try:
+            labels = tuple(int(v) for v in values.replace(" ", "").split("+") if v)
+        except ValueError as exc:
+            raise InputError(f"label convention {spec!r}: labels of {key!r} must be integers") from exc
+        if not labels or any(v <= 0 for v in labels):
+            raise InputError(f"label convention {spec!r}: {key!r} needs positive integer labels")
+        parts[key] = labels
+    used = [v for labels in parts.values() for v in labels]
+    if len(used) != len(set(used)):
+        raise InputError(f"label convention {spec!r}: a label is assigned to two compartments")
+    if not (parts.get("enhancing") or parts.get("lesion")):
+        raise InputError(f"label convention {spec!r}: declare at least 'enhancing' or 'lesion' labels")
+    return LabelConvention(name="custom:" + spec, **parts)
+
+
+@dataclass
+class Compartments:
+    """Lesion compartments on one grid. Masks are sitkUInt8 0/1 images.
+
+    ``lesion`` = enhancing ∪ necrotic (the T1c lesion). ``enhancing``/``necrotic`` are ``None``
+    when the source does not separate them; ``edema`` is ``None`` when not segmented.
+    """
+
+    lesion: sitk.Image
+    enhancing: sitk.Image | None = None
+    necrotic: sitk.Image | None = None
+    edema: sitk.Image | None = None
+    source: str = ""
+    notes: list[str] = field(default_factory=list)
+
+    def masks(self) -> dict[str, sitk.Image]:
+        """The non-``None`` masks by compartment name."""
+        return {k: getattr(self, k) for k in COMPARTMENTS if getattr(self, k) is not None}
+
+
+def _mask_from_array(arr: np.ndarray, reference: sitk.Image) -> sitk.Image:
+    img = sitk.GetImageFromArray(arr.astype(np.uint8))
+    img.CopyInformation(reference)
+    return img
+
+
+def read_label_map(path: str | Path) -> sitk.Image:
+    """Read a NIfTI/NRRD/MHA label map as an integer image in LPS (SimpleITK converts NIfTI RAS).
+
+    Raises :class:`InputError` for unreadable files, non-3-D images, non-integer or negative labels.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise InputError("label map not found", path=path)
+    try:
+        img = _read_with_ingest(path)
+    except RadnecError:
+        raise
+    except Exception as exc:  # SimpleITK raises RuntimeError with a long ITK message
+        raise InputError(f"cannot read the label map ({str(exc).splitlines()[0][:120]})", path=path) from exc
+    if img.GetDimension() != 3 or img.GetNumberOfComponentsPerPixel() != 1:
+        raise InputError(
+            f"the label map must be a 3-D scalar image, got {img.GetDimension()}-D with "
+            f"{img.GetNumberOfComponentsPerPixel()} components",
+            path=path,
+        )
+    arr = sitk.GetArrayViewFromImage(img)
+    if np.issubdtype(arr.dtype, np.floating):
+        if not np.all(np.isfinite(arr)) or not np.allclose(arr, np.round(arr)):
+            raise InputError("the label map has non-integer values; a label map holds integer labels", path=path)
+        img = sitk.Cast(img, sitk.sitkInt32)
+    if float(np.min(arr)) < 0:
+        raise InputError("the label map has negative labels", path=path)
+    return img
+
+
+def _read_with_ingest(path: Path) -> sitk.Image:
+    """Prefer the ingest colleague's NIfTI reader (qform/sform checks) when it exists."""
+    name = path.name.lower()
+    if name.endswith((".nii", ".nii.gz")):
+        try:
+            from radnec.ingest import nifti  # type: ignore[attr-defined]
+
+            reader = getattr(nifti, "read_nifti", None) or getattr(nifti, "read_image", None)
+        except ImportError:
+            reader = None
+        if reader is not None:
+            img = reader(path)
+            if isinstance(img, sitk.Image):
+                return img
+    return sitk.ReadImage(str(path))
+
+
+def compartments_from_label_map(
+    label_map: sitk.Image,
+    convention: LabelConvention | str,
+    *,
+    reference: sitk.Image | None = None,
+    resample_to_reference: bool = False,
+    source: str = "label map",
+) -> Compartments:
+    """Split a label map into compartments following ``convention``.
+
+    Parameters
+    ----------
+    label_map
+        Integer label image (LPS).
+    convention
+        A :class:`LabelConvention` or its name / custom specification.
+    reference
+        The image the masks must match (usually the T1c). When given, the label map's grid is
+        checked against it: a mismatch raises :class:`GeometryError` unless
+        ``resample_to_reference`` is True (then nearest-neighbour resampling, identity transform:
+        both must already be in the same patient frame).
+    source
+        Words naming the input, copied into the result.
+    """
+    conv = parse_convention(convention) if isinstance(convention, str) else convention
+    if reference is not None and not same_grid(label_map, reference):
+        if not resample_to_reference:
+            require_same_grid(label_map, reference, what=f"the segmentation ({source}) and the image")
+        _check_overlap(label_map, reference, source)
+        label_map = sitk.Resample(label_map, reference, sitk.Transform(), sitk.sitkNearestNeighbor, 0)
+    arr = sitk.GetArrayViewFromImage(label_map)
+    present = {int(v) for v in np.unique(arr) if v != 0}
+    declared = set(conv.enhancing) | set(conv.necrotic) | set(conv.edema)
+    if conv.lesion == "nonzero":
+        declared |= present
+    else:
+        declared |= set(conv.lesion)
+    unknown = sorted(present - declared)
+    if unknown:
+        raise InputError(
+            f"the segmentation ({source}) contains labels {unknown} that the convention "
+            f"{conv.name!r} does not declare (it declares {sorted(declared)}); choose the right "
+            "convention (e.g. brats-2021 uses 4 for enhancing, brats-mets uses 3) or a custom mapping"
+        )
+
+    def sel(labels: tuple[int, ...] | str) -> np.ndarray:
+        if labels == "nonzero":
+            return arr > 0
+        return np.isin(arr, np.asarray(labels, dtype=arr.dtype)) if labels else np.zeros(arr.shape, bool)
+
+    enh, nec, ede, les_only = sel(conv.enhancing), sel(conv.necrotic), sel(conv.edema), sel(conv.lesion)
+    lesion = enh | nec | les_only
+    if not lesion.any():
+        raise InputError(
+            f"the segmentation ({source}) has no T1c lesion voxels under convention {conv.name!r} "
+            f"(labels present: {sorted(present)})"
+        )
+    ref = label_map
+    out = Compartments(lesion=_mask_from_array(lesion, ref), source=f"{source} [{conv.name}]")
+    if conv.separates_core:
+        out.enhancing = _mask_from_array(enh, ref)
+        out.necrotic = _mask_from_array(nec, ref)
+    if conv.edema:
+        out.edema = _mask_from_array(ede & ~lesion, ref)
+    return out
+
+
+def _check_overlap(moving: sitk.Image, reference: sitk.Image, source: str) -> None:
+    """Refuse to resample when the two grids do not overlap at all (wrong frame)."""
+
+    def bounds(img: sitk.Image) -> np.ndarray:
+        size = np.asarray(img.GetSize()) - 1
+        corners = np.array([[i, j, k] for i in (0, size[0]) for j in (0, size[1]) for k in (0, size[2])], float)
+        pts = np.array([img.TransformContinuousIndexToPhysicalPoint(c.tolist()) for c in corners])
+        return np.stack([pts.min(0), pts.max(0)])
+
+    a, b = bounds(moving), bounds(reference)
+    if np.any(a[1] < b[0]) or np.any(b[1] < a[0]):
+        raise GeometryError(
+            f"the segmentation ({source}) does not overlap the image in patient space; they are not in "
+            "the same frame of reference (register them first)"
+        )
+
+
+def split_lesion_by_enhancement(
+    compartments: Compartments, t1c: sitk.Image, *, threshold: float | None = None
+) -> Compartments:
+    """Estimate enhancing vs necrotic inside ``compartments.lesion`` from T1c intensity.
+
+    Used when the segmentation gives only the whole T1c lesion. Voxels of the lesion brighter than
+    ``threshold`` are enhancing; the others are the non-enhancing core. By default the threshold
+    is the enhancement threshold of :func:`radnec.lesion.segment.enhancement_threshold` computed
+    around the lesion (same rule as the semi-automatic segmentation).
+    """
+    if compartments.enhancing is not None:
+        return compartments
+    require_same_grid(compartments.lesion, t1c, what="the lesion mask and the T1c image")
+    from radnec.lesion.segment import enhancement_threshold
+
+    les = sitk.GetArrayViewFromImage(compartments.lesion) > 0
+    img = sitk.GetArrayViewFromImage(t1c).astype(np.float64)
+    thr = enhancement_threshold(t1c, compartments.lesion) if threshold is None else float(threshold)
+    enh = les & (img >= thr)
+    out = replace(compartments)
+    out.enhancing = _mask_from_array(enh, compartments.lesion)
+    out.necrotic = _mask_from_array(les & ~enh, compartments.lesion)
+    out.notes = [*compartments.notes, f"enhancing/necrotic split estimated from T1c intensity (threshold {thr:.4g})"]
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# DICOM SEG and RTSTRUCT
+# ---------------------------------------------------------------------------------------------
+def compartments_from_seg(
+    path: str | Path,
+    reference: sitk.Image,
+    *,
+    segments: dict[str, str],
+) -> Compartments:
+    """Masks from a DICOM SEG, mapped onto ``reference`` (same frame of reference required).
+
+    Parameters
+    ----------
+    path
+        The DICOM Segmentation file.
+    reference
+        The T1c image the masks are rasterised on.
+    segments
+        Compartment name → segment label (SegmentLabel, case-insensitive) or segment number,
+        e.g. ``{"enhancing": "Enhancing", "necrotic": "Necrosis", "edema": "Edema"}`` or
+        ``{"lesion": "1"}``.
+    """
+    path = Path(path)
+    try:
+        import highdicom as hd
+
+        seg = hd.seg.segread(str(path))
+    except Exception as exc:
+        raise InputError(f"cannot read the DICOM SEG ({str(exc).splitlines()[0][:120]})", path=path) from exc
+    numbers = {int(s.SegmentNumber): str(getattr(s, "SegmentLabel", "")) for s in seg.SegmentSequence}
+    arrays: dict[str, np.ndarray] = {}
+    for comp, wanted in segments.items():
+        if comp not in COMPARTMENTS:
+            raise InputError(f"unknown compartment {comp!r} (use {', '.join(COMPARTMENTS)})", path=path)
+        number = _find_segment(numbers, wanted)
+        if number is None:
+            raise MissingReferenceError(
+                f"no segment {wanted!r} in the SEG (segments: "
+                f"{', '.join(f'{n}={lab!r}' for n, lab in sorted(numbers.items()))})",
+                path=path,
+            )
+        mask = _seg_segment_on_reference(seg, number, reference, path)
+        arrays[comp] = sitk.GetArrayFromImage(mask) > 0
+    return _compartments_from_arrays(arrays, reference, source=f"SEG {path.name}")
+
+
+def _find_segment(numbers: dict[int, str], wanted: str) -> int | None:
+    if str(wanted).isdigit() and int(wanted) in numbers:
+        return int(wanted)
+    for n, lab in numbers.items():
+        if lab.strip().lower() == str(wanted).strip().lower():
+            return n
+    return None
+
+
+def _seg_segment_on_reference(seg: Any, number: int, reference: sitk.Image, path: Path) -> sitk.Image:
+    """Rasterise one SEG segment on ``reference``: prefer the ingest colleague's reader."""
+    try:
+        from radnec.ingest import seg as ingest_seg  # type: ignore[attr-defined]
+
+        fn = getattr(ingest_seg, "segment_mask", None)
+    except ImportError:
+        fn = None
+    if fn is not None:
+        return fn(path, number, reference=reference)
+    # Fallback: build a volume from the SEG frames with their plane positions (highdicom).
+    frames = []
+    for i, item in enumerate(seg.PerFrameFunctionalGroupsSequence):
+        ref_num = int(item.SegmentIdentificationSequence[0].ReferencedSegmentNumber)
+        if ref_num == number:
+            pos = [float(v) for v in item.PlanePositionSequence[0].ImagePositionPatient]
+            frames.append((i, pos))
+    if not frames:
+        raise MissingReferenceError(f"segment {number} has no frames", path=path)
+    shared = seg.SharedFunctionalGroupsSequence[0]
+    iop = [float(v) for v in shared.PlaneOrientationSequence[0].ImageOrientationPatient]
+    spacing = [float(v) for v in shared.PixelMeasuresSequence[0].PixelSpacing]  # row, column spacing
+    row, col = np.asarray(iop[:3]), np.asarray(iop[3:])
+    normal = np.cross(row, col)
+    pix = seg.pixel_array
+    pix = pix[None] if pix.ndim == 2 else pix
+    pts_list = []
+    for i, pos in frames:
+        rr, cc = np.nonzero(pix[i])
+        if rr.size == 0:
+            continue
+        pts_list.append(np.asarray(pos) + np.outer(cc * spacing[1], row) + np.outer(rr * spacing[0], col))
+    out = np.zeros(sitk.GetArrayViewFromImage(reference).shape, np.uint8)
+    if pts_list:
+        from radnec.geometry import continuous_indices
+
+        idx = np.rint(continuous_indices(reference, np.concatenate(pts_list))).astype(int)
+        size = np.asarray(reference.GetSize())
+        ok = np.all((idx >= 0) & (idx < size), axis=1)
+        if not ok.all():
+            log.warning("%d SEG voxels fall outside the reference image", int((~ok).sum()))
+        idx = idx[ok]
+        out[idx[:, 2], idx[:, 1], idx[:, 0]] = 1
+    del normal
+    img = sitk.GetImageFromArray(out)
+    img.CopyInformation(reference)
+    return img
+
+
+def compartments_from_rtstruct(
+    path: str | Path,
+    reference: sitk.Image,
+    *,
+    rois: dict[str, str],
+) -> Compartments:
+    """Masks from RTSTRUCT ROIs rasterised on ``reference`` (uses ``radnec.ingest.rtstruct``).
+
+    ``rois`` maps compartment → ROI name (case-insensitive), e.g. ``{"lesion": "GTV_FU1",
+    "edema": "Edema"}``.
+    """
+    path = Path(path)
+    try:
+        from radnec.ingest.rtstruct import read_rtstruct, roi_mask  # type: ignore[import-not-found]
+    except ImportError as exc:  # pragma: no cover - depends on the dose colleague's module
+        raise InputError("RTSTRUCT support needs radnec.ingest.rtstruct, which is not installed", path=path) from exc
+    ss = read_rtstruct(path)
+    by_name = {r.name.strip().lower(): r for r in ss.rois}
+    arrays: dict[str, np.ndarray] = {}
+    for comp, name in rois.items():
+        if comp not in COMPARTMENTS:
+            raise InputError(f"unknown compartment {comp!r} (use {', '.join(COMPARTMENTS)})", path=path)
+        roi = by_name.get(name.strip().lower())
+        if roi is None:
+            raise MissingReferenceError(
+                f"no ROI named {name!r} in the RTSTRUCT (ROIs: {', '.join(sorted(r.name for r in ss.rois))})",
+                path=path,
+            )
+        arrays[comp] = sitk.GetArrayFromImage(roi_mask(roi, reference)) > 0
+    return _compartments_from_arrays(arrays, reference, source=f"RTSTRUCT {path.name}")
+
+
+def _compartments_from_arrays(arrays: dict[str, np.ndarray], reference: sitk.Image, *, source: str) -> Compartments:
+    enh, nec = arrays.get("enhancing"), arrays.get("necrotic")
+    lesion = arrays.get("lesion")
+    if lesion is None:
+        if enh is None:
+            raise InputError(f"{source}: give at least an 'enhancing' or a 'lesion' mask")
+        lesion = enh | (nec if nec is not None else False)
+    if not lesion.any():
+        raise InputError(f"{source}: the T1c lesion mask is empty on the image grid")
+    out = Compartments(lesion=_mask_from_array(lesion, reference), source=source)
+    if enh is not None:
+        nec_arr = nec if nec is not None else (lesion & ~enh)
+        out.enhancing = _mask_from_array(enh, reference)
+        out.necrotic = _mask_from_array(nec_arr & ~enh, reference)
+    if "edema" in arrays:
+        out.edema = _mask_from_array(arrays["edema"] & ~lesion, reference)
+    return out
+
+
+__all__ = [
+    "COMPARTMENTS",
+    "LabelConvention",
+    "Compartments",
+    "available_conventions",
+    "parse_convention",
+    "read_label_map",
+    "compartments_from_label_map",
+    "split_lesion_by_enhancement",
+    "compartments_from_seg",
+    "compartments_from_rtstruct",
+    "load_conventions_file",
+]
