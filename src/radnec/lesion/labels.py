@@ -182,20 +182,10 @@ def read_label_map(path: str | Path) -> sitk.Image:
 
 
 def _read_with_ingest(path: Path) -> sitk.Image:
-    """Prefer the ingest colleague's NIfTI reader (qform/sform checks) when it exists."""
-    name = path.name.lower()
-    if name.endswith((".nii", ".nii.gz")):
-        try:
-            from radnec.ingest import nifti  # type: ignore[attr-defined]
+    """The ingest colleague's reader (qform/sform, shear, 4-D checks; LPS)."""
+    from radnec.ingest.nifti import read_volume
 
-            reader = getattr(nifti, "read_nifti", None) or getattr(nifti, "read_image", None)
-        except ImportError:
-            reader = None
-        if reader is not None:
-            img = reader(path)
-            if isinstance(img, sitk.Image):
-                return img
-    return sitk.ReadImage(str(path))
+    return read_volume(path)
 
 
 def compartments_from_label_map(
@@ -317,27 +307,28 @@ def compartments_from_seg(
     *,
     segments: dict[str, str],
 ) -> Compartments:
-    """Masks from a DICOM SEG, mapped onto ``reference`` (same frame of reference required).
+    """Masks from a DICOM SEG (read with :func:`radnec.ingest.seg.read_seg`) on ``reference``.
+
+    The SEG and the reference must share a frame of reference (nearest-neighbour resampling,
+    identity transform).
 
     Parameters
     ----------
     path
         The DICOM Segmentation file.
     reference
-        The T1c image the masks are rasterised on.
+        The T1c image the masks are put on.
     segments
         Compartment name → segment label (SegmentLabel, case-insensitive) or segment number,
         e.g. ``{"enhancing": "Enhancing", "necrotic": "Necrosis", "edema": "Edema"}`` or
         ``{"lesion": "1"}``.
     """
-    path = Path(path)
-    try:
-        import highdicom as hd
+    from radnec.ingest.seg import read_seg
 
-        seg = hd.seg.segread(str(path))
-    except Exception as exc:
-        raise InputError(f"cannot read the DICOM SEG ({str(exc).splitlines()[0][:120]})", path=path) from exc
-    numbers = {int(s.SegmentNumber): str(getattr(s, "SegmentLabel", "")) for s in seg.SegmentSequence}
+    path = Path(path)
+    segs = read_seg(path, reference=reference)
+    numbers = {s.number: s.label for s in segs}
+    by_number = {s.number: s for s in segs}
     arrays: dict[str, np.ndarray] = {}
     for comp, wanted in segments.items():
         if comp not in COMPARTMENTS:
@@ -349,8 +340,7 @@ def compartments_from_seg(
                 f"{', '.join(f'{n}={lab!r}' for n, lab in sorted(numbers.items()))})",
                 path=path,
             )
-        mask = _seg_segment_on_reference(seg, number, reference, path)
-        arrays[comp] = sitk.GetArrayFromImage(mask) > 0
+        arrays[comp] = sitk.GetArrayFromImage(by_number[number].mask) > 0
     return _compartments_from_arrays(arrays, reference, source=f"SEG {path.name}")
 
 
@@ -358,58 +348,9 @@ def _find_segment(numbers: dict[int, str], wanted: str) -> int | None:
     if str(wanted).isdigit() and int(wanted) in numbers:
         return int(wanted)
     for n, lab in numbers.items():
-        if lab.strip().lower() == str(wanted).strip().lower():
+        if str(lab).strip().lower() == str(wanted).strip().lower():
             return n
     return None
-
-
-def _seg_segment_on_reference(seg: Any, number: int, reference: sitk.Image, path: Path) -> sitk.Image:
-    """Rasterise one SEG segment on ``reference``: prefer the ingest colleague's reader."""
-    try:
-        from radnec.ingest import seg as ingest_seg  # type: ignore[attr-defined]
-
-        fn = getattr(ingest_seg, "segment_mask", None)
-    except ImportError:
-        fn = None
-    if fn is not None:
-        return fn(path, number, reference=reference)
-    # Fallback: build a volume from the SEG frames with their plane positions (highdicom).
-    frames = []
-    for i, item in enumerate(seg.PerFrameFunctionalGroupsSequence):
-        ref_num = int(item.SegmentIdentificationSequence[0].ReferencedSegmentNumber)
-        if ref_num == number:
-            pos = [float(v) for v in item.PlanePositionSequence[0].ImagePositionPatient]
-            frames.append((i, pos))
-    if not frames:
-        raise MissingReferenceError(f"segment {number} has no frames", path=path)
-    shared = seg.SharedFunctionalGroupsSequence[0]
-    iop = [float(v) for v in shared.PlaneOrientationSequence[0].ImageOrientationPatient]
-    spacing = [float(v) for v in shared.PixelMeasuresSequence[0].PixelSpacing]  # row, column spacing
-    row, col = np.asarray(iop[:3]), np.asarray(iop[3:])
-    normal = np.cross(row, col)
-    pix = seg.pixel_array
-    pix = pix[None] if pix.ndim == 2 else pix
-    pts_list = []
-    for i, pos in frames:
-        rr, cc = np.nonzero(pix[i])
-        if rr.size == 0:
-            continue
-        pts_list.append(np.asarray(pos) + np.outer(cc * spacing[1], row) + np.outer(rr * spacing[0], col))
-    out = np.zeros(sitk.GetArrayViewFromImage(reference).shape, np.uint8)
-    if pts_list:
-        from radnec.geometry import continuous_indices
-
-        idx = np.rint(continuous_indices(reference, np.concatenate(pts_list))).astype(int)
-        size = np.asarray(reference.GetSize())
-        ok = np.all((idx >= 0) & (idx < size), axis=1)
-        if not ok.all():
-            log.warning("%d SEG voxels fall outside the reference image", int((~ok).sum()))
-        idx = idx[ok]
-        out[idx[:, 2], idx[:, 1], idx[:, 0]] = 1
-    del normal
-    img = sitk.GetImageFromArray(out)
-    img.CopyInformation(reference)
-    return img
 
 
 def compartments_from_rtstruct(
