@@ -86,6 +86,9 @@ class SeriesInfo(BaseModel):
     objects: list[ObjectInfo] = Field(
         default_factory=list, description="per-instance facts of non-image objects (RT, SEG, REG, MRS)"
     )
+    geometry: dict[str, Any] | None = Field(
+        None, description="grid of the stacked volume (filled by radnec.ingest.inventory.inspect_tree)"
+    )
 
 
 class FrameOfReferenceInfo(BaseModel):

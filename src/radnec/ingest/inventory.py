@@ -1,0 +1,200 @@
+"""Deep check of a scanned folder: read every recognised object with its reader.
+
+:func:`inspect_tree` = :func:`radnec.ingest.scan.scan` (headers) + one full read per object:
+image series through :func:`radnec.ingest.series.load_series`, NIfTI/NRRD through
+:func:`radnec.ingest.nifti.read_volume`, SEG through :func:`radnec.ingest.seg.read_seg`, and
+RTDOSE / RTSTRUCT / RTPLAN / REG through their readers in ``radnec.ingest.rt*`` and
+``radnec.ingest.reg`` when those modules are installed. What each reader reports (grid, maximum
+dose, ROIs, prescription, ...) is added to the object's ``details``; every reader error becomes
+a :class:`Problem` rather than stopping the inspection, so one broken file does not hide the rest.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from pydantic import BaseModel
+
+from radnec.errors import RadnecError
+from radnec.ingest.scan import Inventory, ObjectInfo, SeriesInfo, scan
+
+log = logging.getLogger(__name__)
+
+#: Skip reasons that are not errors: files that simply are not medical images.
+BENIGN_SKIP_PREFIXES = ("not DICOM", "unsupported SOP class", "duplicate SOP Instance UID")
+
+
+class Problem(BaseModel):
+    """An object that could not be read faithfully."""
+
+    path: str
+    error: str
+    message: str
+
+
+class InspectResult(BaseModel):
+    """The inventory plus problems found while reading every object."""
+
+    inventory: Inventory
+    problems: list[Problem]
+    readers: dict[str, bool]
+
+
+def _reader(module: str, name: str) -> Any | None:
+    try:
+        return getattr(importlib.import_module(module), name)
+    except (ImportError, AttributeError):
+        return None
+
+
+def _orientation_label(direction: tuple[float, ...]) -> str:
+    """'axial', 'coronal', 'sagittal' or 'oblique' from the slice normal (third column)."""
+    normal = np.asarray(direction, dtype=float).reshape(3, 3)[:, 2]
+    axis = int(np.argmax(np.abs(normal)))
+    if abs(abs(normal[axis]) - 1.0) > 1e-3:
+        return "oblique"
+    return ("sagittal", "coronal", "axial")[axis]
+
+
+def _grid(image: Any) -> dict[str, Any]:
+    return {
+        "size": list(image.GetSize()),
+        "spacing_mm": [round(float(v), 4) for v in image.GetSpacing()],
+        "origin_lps_mm": [round(float(v), 3) for v in image.GetOrigin()],
+        "orientation": _orientation_label(image.GetDirection()),
+    }
+
+
+def _problem(path: str, exc: RadnecError) -> Problem:
+    return Problem(path=exc.path or path, error=type(exc).__name__, message=exc.message)
+
+
+def _check_series(series: SeriesInfo, problems: list[Problem]) -> None:
+    from radnec.ingest.series import load_series
+
+    try:
+        loaded = load_series(series)
+    except RadnecError as exc:
+        problems.append(_problem(series.files[0], exc))
+        return
+    series.geometry = _grid(loaded.image) | {
+        "slice_spacing_mm": round(loaded.meta.slice_spacing_mm, 4),
+        "enhanced": loaded.meta.enhanced,
+        "echo_time_ms": loaded.meta.echo_time_ms,
+    }
+
+
+def _check_object(obj: ObjectInfo, readers: dict[str, Any], problems: list[Problem]) -> None:
+    try:
+        if obj.kind == "SEG":
+            from radnec.geometry import mask_volume_cc
+            from radnec.ingest.seg import read_seg
+
+            segments = read_seg(obj.path)
+            obj.details["segments"] = [
+                {"number": s.number, "label": s.label, "volume_cc": round(mask_volume_cc(s.mask), 3)}
+                for s in segments
+            ]
+            if segments:
+                obj.details["grid"] = _grid(segments[0].mask)
+        elif obj.kind == "RTDOSE" and readers.get("rtdose"):
+            dose = readers["rtdose"](obj.path)
+            obj.details["max_dose_gy"] = round(float(dose.max_gy), 4)
+            obj.details["grid"] = _grid(dose.image)
+            if dose.notes:
+                obj.details["notes"] = list(dose.notes)
+        elif obj.kind == "RTPLAN" and readers.get("rtplan"):
+            plan = readers["rtplan"](obj.path)
+            for attr in ("prescription_gy", "fractions", "technique", "label"):
+                value = getattr(plan, attr, None)
+                if value is not None:
+                    obj.details[attr] = value
+        elif obj.kind == "RTSTRUCT" and readers.get("rtstruct"):
+            ss = readers["rtstruct"](obj.path)
+            volume = readers.get("roi_volume_cc")
+            rois = []
+            for roi in ss.rois:
+                entry: dict[str, Any] = {
+                    "number": roi.number,
+                    "name": roi.name,
+                    "type": roi.type,
+                    "n_contours": len(roi.contours),
+                }
+                if volume is not None and roi.contours:
+                    try:
+                        entry["volume_cc"] = round(float(volume(roi)), 3)
+                    except RadnecError as exc:
+                        entry["volume_cc"] = None
+                        entry["note"] = exc.message
+                rois.append(entry)
+            obj.details["rois"] = rois
+            obj.details["n_rois"] = len(rois)
+        elif obj.kind in ("REG", "DREG") and readers.get("reg"):
+            reg = readers["reg"](obj.path)
+            for attr in ("source_frame_of_reference_uid", "target_frame_of_reference_uid", "kind"):
+                value = getattr(reg, attr, None)
+                if value is not None:
+                    obj.details[attr] = str(value)
+    except RadnecError as exc:
+        problems.append(_problem(obj.path, exc))
+
+
+def inspect_tree(
+    root: str | os.PathLike[str], *, recursive: bool = True, headers_only: bool = False
+) -> InspectResult:
+    """Scan ``root`` and (unless ``headers_only``) read every object fully.
+
+    Parameters
+    ----------
+    root
+        Folder or single file.
+    recursive
+        Descend into sub-folders.
+    headers_only
+        Only the header scan (fast; no pixel data read, no geometry checks).
+
+    Returns
+    -------
+    InspectResult
+        The inventory (objects enriched with what their readers report) and the problems:
+        broken files found by the scan (truncated, incomplete headers, unreadable volumes) and
+        every reader error.
+    """
+    inv = scan(root, recursive=recursive)
+    problems = [
+        Problem(path=s.path, error="InputError", message=s.reason)
+        for s in inv.skipped
+        if not s.reason.startswith(BENIGN_SKIP_PREFIXES)
+    ]
+    readers = {
+        "rtdose": _reader("radnec.ingest.rtdose", "read_rtdose"),
+        "rtstruct": _reader("radnec.ingest.rtstruct", "read_rtstruct"),
+        "roi_volume_cc": _reader("radnec.ingest.rtstruct", "roi_volume_cc"),
+        "rtplan": _reader("radnec.ingest.rtplan", "read_rtplan"),
+        "reg": _reader("radnec.ingest.reg", "read_reg"),
+    }
+    if not headers_only:
+        from radnec.ingest.nifti import read_volume
+
+        for series in inv.all_series():
+            if series.kind in ("CT", "MR", "PT"):
+                _check_series(series, problems)
+            for obj in series.objects:
+                _check_object(obj, readers, problems)
+        for vol in inv.volumes:
+            try:
+                read_volume(vol.path)
+            except RadnecError as exc:
+                problems.append(_problem(vol.path, exc))
+    log.info("inspected %s: %d problems", Path(root).name, len(problems))
+    return InspectResult(
+        inventory=inv, problems=problems, readers={k: v is not None for k, v in readers.items()}
+    )
+
+
+__all__ = ["inspect_tree", "InspectResult", "Problem"]
