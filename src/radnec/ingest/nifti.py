@@ -14,7 +14,9 @@ checked with nibabel:
   mismatch between the two readers cannot pass.
 
 Then for every format: 4-D where 3-D is expected (a trailing dimension of 1 is dropped),
-vector pixels, and non-finite voxels (NaN/inf) are refused with the count.
+vector pixels, and non-finite voxels (NaN/inf) are refused with the count. For NIfTI the count
+comes from nibabel, because SimpleITK's NIfTI reader (2.5) silently returns NaN and inf as 0 —
+a silently wrong number radnec must not pass on.
 """
 
 from __future__ import annotations
@@ -46,8 +48,9 @@ def _split_affine(affine: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarra
     return affine[:3, 3], m / np.where(spacing == 0, 1, spacing), spacing
 
 
-def _check_nifti_header(path: Path) -> np.ndarray:
-    """Validate qform/sform; return the RAS affine SimpleITK should have used."""
+def _check_nifti_header(path: Path) -> tuple[np.ndarray, int]:
+    """Validate qform/sform; return the RAS affine SimpleITK should have used and the number of
+    non-finite voxels (counted with nibabel: ITK's NIfTI reader silently turns NaN into 0)."""
     import nibabel as nib
 
     try:
@@ -89,7 +92,10 @@ def _check_nifti_header(path: Path) -> np.ndarray:
             "represent shear — resample it to an orthogonal grid first",
             path=path,
         )
-    return affine
+    bad = 0
+    if np.issubdtype(header.get_data_dtype(), np.floating):
+        bad = int(np.count_nonzero(~np.isfinite(np.asanyarray(img.dataobj))))
+    return affine, bad
 
 
 def _read_sitk(path: Path) -> sitk.Image:
@@ -126,7 +132,9 @@ def read_volume(path: str | os.PathLike[str], *, allow_non_finite: bool = False)
     p = Path(path)
     if not p.is_file():
         raise InputError("no such file", path=p)
-    affine = _check_nifti_header(p) if _is_nifti(p) else None
+    affine, bad = _check_nifti_header(p) if _is_nifti(p) else (None, 0)
+    if bad and not allow_non_finite:
+        raise InputError(f"{bad} voxels are NaN or infinite; clean the image or mask them first", path=p)
     image = _read_sitk(p)
     if image.GetNumberOfComponentsPerPixel() != 1:
         raise InputError(
