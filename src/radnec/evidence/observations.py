@@ -57,6 +57,15 @@ KNOWN_NAMES: dict[str, tuple[str, str | None]] = {
     "mrs_lipid_lactate": ("bool", None),
     "mrs_reading": ("category", None),
     "dwi_reading": ("category", None),
+    # clinical facts (usually from the case file)
+    "srs_fractions": ("number", "1"),
+    "srs_prescription_gy": ("number", "Gy"),
+    "ici_exposure": ("category", None),
+    "her2_adc_concurrent": ("bool", None),
+    "repeat_srs": ("bool", None),
+    "prior_wbrt": ("bool", None),
+    "primary_histology": ("category", None),
+    "steroid_course": ("category", None),
 }
 
 
