@@ -74,7 +74,7 @@ def _problem(path: str, exc: RadnecError) -> Problem:
     return Problem(path=exc.path or path, error=type(exc).__name__, message=exc.message)
 
 
-def _check_series(series: SeriesInfo, problems: list[Problem]) -> None:
+def _check_series(series: SeriesInfo, problems: list[Problem], grids: dict[str, Any]) -> None:
     from radnec.ingest.series import load_series
 
     try:
@@ -82,6 +82,13 @@ def _check_series(series: SeriesInfo, problems: list[Problem]) -> None:
     except RadnecError as exc:
         problems.append(_problem(series.files[0], exc))
         return
+    image = loaded.image
+    grids[series.series_instance_uid] = (
+        np.asarray(image.GetOrigin()),
+        np.asarray(image.GetSpacing()),
+        np.asarray(image.GetDirection()).reshape(3, 3),
+        np.asarray(image.GetSize()),
+    )
     series.geometry = _grid(loaded.image) | {
         "slice_spacing_mm": round(loaded.meta.slice_spacing_mm, 4),
         "enhanced": loaded.meta.enhanced,
@@ -89,7 +96,47 @@ def _check_series(series: SeriesInfo, problems: list[Problem]) -> None:
     }
 
 
-def _check_object(obj: ObjectInfo, readers: dict[str, Any], problems: list[Problem]) -> None:
+#: Contour points may lie this many voxels outside the outermost voxel centres of the referenced
+#: image before radnec warns (half a voxel = the voxel's own edge, plus rounding).
+OUTSIDE_MARGIN_VOXELS = 0.5 + 1e-3
+
+
+def _outside_points(points: np.ndarray, grid: tuple[np.ndarray, ...]) -> int:
+    """Number of LPS points (mm) outside the image extent (in-plane only for single-slice images)."""
+    origin, spacing, direction, size = grid
+    idx = ((points - origin) @ direction) / spacing
+    lo, hi = -OUTSIDE_MARGIN_VOXELS, size - 1 + OUTSIDE_MARGIN_VOXELS
+    out = (idx < lo) | (idx > hi)
+    if size[2] <= 1:
+        out[:, 2] = False
+    return int(np.count_nonzero(out.any(axis=1)))
+
+
+def _check_rois(obj: ObjectInfo, ss: Any, grids: dict[str, Any], warnings: list[str]) -> None:
+    name = Path(obj.path).name
+    grid = next((grids[u] for u in obj.referenced_series_uids if u in grids), None)
+    for roi in ss.rois:
+        if not roi.contours:
+            warnings.append(f"RTSTRUCT {name}: ROI {roi.number} '{roi.name}' is empty (no contours)")
+            continue
+        if grid is None:
+            continue
+        points = np.concatenate([np.asarray(c.points, dtype=float).reshape(-1, 3) for c in roi.contours])
+        n_out = _outside_points(points, grid)
+        if n_out:
+            warnings.append(
+                f"RTSTRUCT {name}: ROI {roi.number} '{roi.name}' has {n_out} of {len(points)} contour points "
+                "outside the referenced image series"
+            )
+
+
+def _check_object(
+    obj: ObjectInfo,
+    readers: dict[str, Any],
+    problems: list[Problem],
+    grids: dict[str, Any] | None = None,
+    warnings: list[str] | None = None,
+) -> None:
     try:
         if obj.kind == "SEG":
             from radnec.geometry import mask_volume_cc
@@ -134,6 +181,8 @@ def _check_object(obj: ObjectInfo, readers: dict[str, Any], problems: list[Probl
                 rois.append(entry)
             obj.details["rois"] = rois
             obj.details["n_rois"] = len(rois)
+            if warnings is not None:
+                _check_rois(obj, ss, grids or {}, warnings)
         elif obj.kind in ("REG", "DREG") and readers.get("reg"):
             reg = readers["reg"](obj.path)
             for attr in ("source_frame_of_reference_uid", "target_frame_of_reference_uid", "kind"):
@@ -166,10 +215,11 @@ def inspect_tree(
         every reader error.
     """
     inv = scan(root, recursive=recursive)
+    single_file = Path(root).is_file()  # a file the user named explicitly must be readable
     problems = [
         Problem(path=s.path, error="InputError", message=s.reason)
         for s in inv.skipped
-        if not s.reason.startswith(BENIGN_SKIP_PREFIXES)
+        if single_file or not s.reason.startswith(BENIGN_SKIP_PREFIXES)
     ]
     readers = {
         "rtdose": _reader("radnec.ingest.rtdose", "read_rtdose"),
@@ -181,11 +231,13 @@ def inspect_tree(
     if not headers_only:
         from radnec.ingest.nifti import read_volume
 
+        grids: dict[str, Any] = {}
         for series in inv.all_series():
             if series.kind in ("CT", "MR", "PT"):
-                _check_series(series, problems)
+                _check_series(series, problems, grids)
+        for series in inv.all_series():
             for obj in series.objects:
-                _check_object(obj, readers, problems)
+                _check_object(obj, readers, problems, grids, inv.warnings)
         for vol in inv.volumes:
             try:
                 read_volume(vol.path)

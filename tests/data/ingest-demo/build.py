@@ -33,6 +33,23 @@ def crop_image(ds: pydicom.Dataset, rows: int, cols: int, r0: int = 0, c0: int =
         ds.ImagePositionPatient = [f"{v:.6f}" for v in ipp]
 
 
+def downsample_image(ds: pydicom.Dataset, factor: int) -> None:
+    """Block-average a single-frame image by ``factor`` keeping its field of view: the pixel
+    spacing grows by ``factor`` and the first pixel centre moves by (factor - 1) / 2 old pixels."""
+    raw = ds.pixel_array
+    arr = raw.astype(np.float64)
+    r, c = arr.shape[0] // factor, arr.shape[1] // factor
+    small = arr[: r * factor, : c * factor].reshape(r, factor, c, factor).mean(axis=(1, 3))
+    iop = np.asarray(ds.ImageOrientationPatient, float)
+    ps = np.asarray(ds.PixelSpacing, float)
+    shift = (factor - 1) / 2.0
+    ipp = np.asarray(ds.ImagePositionPatient, float) + shift * ps[1] * iop[:3] + shift * ps[0] * iop[3:]
+    ds.ImagePositionPatient = [f"{v:.4f}" for v in ipp]
+    ds.PixelSpacing = [f"{v * factor:.6f}" for v in ps]
+    ds.Rows, ds.Columns = r, c
+    ds.PixelData = np.round(small).astype(raw.dtype).tobytes()
+
+
 def main() -> None:
     out = HERE
     # --- dicom2nifti: Siemens classic series + Philips enhanced, with cropped reference NIfTI
@@ -91,7 +108,7 @@ def main() -> None:
     dose.PixelData = sub.astype(arr.dtype).tobytes()
     dose.save_as(rt / "rtdose.dcm")
     ct = pydicom.dcmread(src / "ct.0.dcm")
-    crop_image(ct, 32, 32)
+    downsample_image(ct, 8)  # same field of view (so contours stay inside), 64x64 pixels
     ct.save_as(rt / "ct.0.dcm")
     shutil.copy(src / "LICENSE", rt / "LICENSE")
     # --- MR spectroscopy (suspect): Philips MR Spectroscopy Storage + Siemens RDA
