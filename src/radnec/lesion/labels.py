@@ -215,7 +215,13 @@ def compartments_from_label_map(
     conv = parse_convention(convention) if isinstance(convention, str) else convention
     if reference is not None and not same_grid(label_map, reference):
         if not resample_to_reference:
-            require_same_grid(label_map, reference, what=f"the segmentation ({source}) and the image")
+            raise GeometryError(
+                f"the segmentation ({source}) is on a different grid from the image (size {label_map.GetSize()} vs "
+                f"{reference.GetSize()}, spacing {tuple(round(v, 3) for v in label_map.GetSpacing())} vs "
+                f"{tuple(round(v, 3) for v in reference.GetSpacing())} mm, origin "
+                f"{tuple(round(v, 1) for v in label_map.GetOrigin())} vs {tuple(round(v, 1) for v in reference.GetOrigin())} mm); "
+                "resample it explicitly (resample_to_reference=True, CLI --resample) if both are in the same patient frame"
+            )
         _check_overlap(label_map, reference, source)
         label_map = sitk.Resample(label_map, reference, sitk.Transform(), sitk.sitkNearestNeighbor, 0)
     arr = sitk.GetArrayViewFromImage(label_map)
@@ -244,6 +250,13 @@ def compartments_from_label_map(
         raise InputError(
             f"the segmentation ({source}) has no T1c lesion voxels under convention {conv.name!r} "
             f"(labels present: {sorted(present)})"
+        )
+    if conv.separates_core and not enh.any():
+        raise InputError(
+            f"the segmentation ({source}) has no enhancing voxels (labels {list(conv.enhancing)}) under convention "
+            f"{conv.name!r} although it has labels {sorted(present)}; this is probably the wrong convention "
+            "(aurora: 1 edema / 2 metastasis; brats-mets: 3 enhancing; brats-2021: 4 enhancing) — or declare a "
+            "custom mapping such as 'lesion=1,edema=2'"
         )
     ref = label_map
     out = Compartments(lesion=_mask_from_array(lesion, ref), source=f"{source} [{conv.name}]")
