@@ -1,0 +1,111 @@
+"""Property tests (hypothesis) of the engine: direction, interval, correlated families."""
+
+from __future__ import annotations
+
+import math
+
+from evidence_helpers import triggering_observations
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from radnec.evidence.bayes import assess, point_lr
+from radnec.evidence.model import load_knowledge
+
+KB = load_knowledge()
+CAP_LO, CAP_HI = KB.convention("lr_cap_min"), KB.convention("lr_cap_max")
+# atoms: (item, result, observations, observation names touched)
+ATOMS = []
+for _item in KB.items:
+    for _res in ("+", "−"):
+        if _res == "−" and _item.threshold is None and not _item.negative_values:
+            continue
+        _obs = triggering_observations(_item, _res)
+        ATOMS.append((_item, _res, _obs, {o.name for o in _obs}))
+
+SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+def _lr(item, res):
+    return min(max(point_lr(item, res), CAP_LO), CAP_HI)
+
+
+def _logit(p):
+    return math.log(p / (1 - p))
+
+
+@st.composite
+def base_and_extra(draw, *, same_family=False):
+    idx = draw(st.lists(st.integers(0, len(ATOMS) - 1), max_size=5, unique=True))
+    names, chosen = set(), []
+    for i in idx:
+        atom = ATOMS[i]
+        if not (atom[3] & names):
+            chosen.append(atom)
+            names |= atom[3]
+    pool = [a for a in ATOMS if not (a[3] & names)]
+    if same_family:
+        families = {a[0].family for a in chosen}
+        pool = [a for a in pool if a[0].family in families]
+    if not pool:
+        chosen = chosen[:1]
+        names = set().union(*(a[3] for a in chosen)) if chosen else set()
+        pool = [a for a in ATOMS if not (a[3] & names)]
+        if same_family and chosen:
+            pool = [a for a in pool if a[0].family == chosen[0][0].family]
+    extra = draw(st.sampled_from(pool)) if pool else None
+    prior = draw(st.floats(0.05, 0.95))
+    return chosen, extra, prior
+
+
+def _obs(atoms):
+    return [o for a in atoms for o in a[2]]
+
+
+@SETTINGS
+@given(base_and_extra())
+def test_a_result_favouring_progression_never_lowers_the_probability(data):
+    base, extra, prior = data
+    if extra is None:
+        return
+    before = assess(None, _obs(base), prior_tp=prior, draws=1000).posterior_tp
+    after = assess(None, _obs(base) + extra[2], prior_tp=prior, draws=1000).posterior_tp
+    lr = _lr(extra[0], extra[1])
+    if lr > 1:
+        assert after >= before - 1e-12
+    elif lr < 1:
+        assert after <= before + 1e-12
+    else:
+        assert math.isclose(after, before, rel_tol=1e-9, abs_tol=1e-12)
+
+
+@SETTINGS
+@given(base_and_extra(), st.integers(0, 2**31 - 1))
+def test_the_monte_carlo_interval_contains_the_point_estimate(data, seed):
+    base, extra, _ = data
+    atoms = base + ([extra] if extra else [])
+    res = assess(None, _obs(atoms), draws=4000, seed=seed)
+    lo, hi = res.interval95_mc
+    assert lo <= res.posterior_tp <= hi
+    assert 0 < lo <= hi < 1
+
+
+@SETTINGS
+@given(base_and_extra(same_family=True))
+def test_a_second_test_of_the_same_family_moves_less_than_if_independent(data):
+    base, extra, prior = data
+    if extra is None or not base:
+        return
+    before = assess(None, _obs(base), prior_tp=prior, draws=1000).posterior_tp
+    after = assess(None, _obs(base) + extra[2], prior_tp=prior, draws=1000).posterior_tp
+    independent_shift = math.log(_lr(extra[0], extra[1]))
+    shift = _logit(after) - _logit(before)
+    assert abs(shift) <= abs(independent_shift) + 1e-9
+    assert shift * independent_shift >= -1e-12  # never the wrong way
+    same_direction_present = any(
+        a[0].family == extra[0].family
+        and abs(math.log(_lr(a[0], a[1]))) > 1e-6
+        and math.log(_lr(a[0], a[1])) * independent_shift > 0
+        for a in base
+    )
+    if same_direction_present and abs(independent_shift) > 1e-9:
+        assert abs(shift) < abs(independent_shift) - 1e-12
