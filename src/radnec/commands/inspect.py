@@ -208,7 +208,8 @@ def command(
     if strict and (inv.warnings or inv.skipped):
         if inv.warnings:
             raise errors.MissingReferenceError(
-                inv.warnings[0] + (f" (and {len(inv.warnings) - 1} more warning(s))" if len(inv.warnings) > 1 else "")
+                inv.warnings[0] + (f" (and {len(inv.warnings) - 1} more warning(s))" if len(inv.warnings) > 1 else ""),
+                path=inv.root,
             )
         first_skip = inv.skipped[0]
         raise errors.InputError(first_skip.reason, path=first_skip.path)
