@@ -26,7 +26,7 @@ from radnec.ingest.scan import Inventory, ObjectInfo, SeriesInfo, scan
 log = logging.getLogger(__name__)
 
 #: Skip reasons that are not errors: files that simply are not medical images.
-BENIGN_SKIP_PREFIXES = ("not DICOM", "unsupported SOP class", "duplicate SOP Instance UID")
+BENIGN_SKIP_PREFIXES = ("not DICOM", "unsupported SOP class", "duplicate SOP Instance UID", "DICOMDIR")
 
 
 class Problem(BaseModel):
@@ -157,7 +157,15 @@ def _check_object(
                 obj.details["notes"] = list(dose.notes)
         elif obj.kind == "RTPLAN" and readers.get("rtplan"):
             plan = readers["rtplan"](obj.path)
-            for attr in ("prescription_gy", "fractions", "technique", "label"):
+            for attr in (
+                "prescription_gy",
+                "prescription_source",
+                "fractions",
+                "dose_per_fraction_gy",
+                "prescription_isodose_pct",
+                "technique",
+                "label",
+            ):
                 value = getattr(plan, attr, None)
                 if value is not None:
                     obj.details[attr] = value

@@ -44,6 +44,8 @@ DEFER_SIZE_BYTES = 4096
 #: Volume file suffixes recognised by name (read with SimpleITK's header reader).
 VOLUME_SUFFIXES = {".nii": "NIFTI", ".nii.gz": "NIFTI", ".nrrd": "NRRD", ".nhdr": "NRRD"}
 RDA_MAGIC = b">>> Begin of header <<<"
+#: Media Storage Directory (DICOMDIR) SOP class.
+DICOMDIR_SOP_CLASS = "1.2.840.10008.1.3.10"
 
 
 # --------------------------------------------------------------------------- models
@@ -301,6 +303,9 @@ def _read_header(p: Path) -> Any:
     if reason:
         raise InputError(reason, path=p)
     if "SOPClassUID" not in ds:
+        media = str(getattr(getattr(ds, "file_meta", None), "MediaStorageSOPClassUID", ""))
+        if media == DICOMDIR_SOP_CLASS:
+            raise InputError("DICOMDIR index file; radnec scans the files themselves", path=p)
         raise InputError("no SOP Class UID: truncated or incomplete DICOM header", path=p)
     return ds
 
