@@ -1,0 +1,87 @@
+"""The report opens in headless Chromium without console errors, and every section renders.
+
+Needs Debian's ``chromium`` (``apt-get install -y chromium``); skipped with that reason when
+absent.
+"""
+
+from __future__ import annotations
+
+import io
+from html.parser import HTMLParser
+
+import numpy as np
+import pytest
+
+from radnec.report import figures as F
+from radnec.report.html import SECTION_IDS, render_report
+
+from .chromium import console_errors, find_chromium, run_chromium, screenshot
+from .conftest import full_analysis, minimal_analysis
+
+pytestmark = pytest.mark.skipif(
+    find_chromium() is None, reason="chromium is not installed (apt-get install -y chromium)"
+)
+
+
+class _Ids(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.ids: set[str] = set()
+
+    def handle_starttag(self, tag, attrs):  # noqa: ANN001
+        self.ids.update(v for k, v in attrs if k == "id" and v)
+
+
+@pytest.fixture(scope="module")
+def report(case_images, tmp_path_factory):
+    a = full_analysis()
+    les = a.lesions[0]
+    d = np.linspace(0, 26, 40)
+    figs = {
+        "views_latest": F.orthogonal_views(case_images["followup"], dose=case_images["dose"], prescription_gy=20.0,
+                                           lesion=case_images["lesion"], title="2025-08-15"),
+        "dvh": F.dvh_plot({"lesion": (d, 100 / (1 + np.exp(d - 14)))}, prescription_gy=20.0),
+        "growth": F.growth_curve(les.timepoints),
+    }
+    return render_report(a, figs, out_dir=tmp_path_factory.mktemp("report"))
+
+
+def test_screenshot_not_blank_and_no_console_errors(report, tmp_path):
+    from matplotlib.image import imread
+
+    png = tmp_path / "shot.png"
+    code, err = screenshot(report, png, width=1280, height=4000)
+    assert code == 0, err[-2000:]
+    assert png.exists() and png.stat().st_size > 10_000
+    arr = imread(io.BytesIO(png.read_bytes()), format="png")[..., :3]
+    assert arr.shape[:2] == (4000, 1280)
+    non_white = float((arr.mean(axis=-1) < 0.9).mean())
+    assert non_white > 0.05, f"screenshot is (almost) blank: {non_white:.3f} non-white"
+    assert float(arr.std()) > 0.1
+    assert console_errors(err) == [], console_errors(err)
+
+
+def test_dom_has_every_section(report):
+    code, dom, err = run_chromium(report, "--dump-dom")
+    assert code == 0, err[-2000:]
+    parser = _Ids()
+    parser.feed(dom)
+    missing = [sid for sid in SECTION_IDS if sid not in parser.ids]
+    assert not missing
+    assert console_errors(err) == []
+
+
+def test_minimal_report_opens_too(tmp_path):
+    path = render_report(minimal_analysis(), {}, out_dir=tmp_path)
+    code, dom, err = run_chromium(path, "--dump-dom")
+    assert code == 0 and "not available because" in dom
+    assert console_errors(err) == []
+
+
+def test_console_error_detection_works(tmp_path):
+    """Negative control: a page with a failing script IS caught by the same check."""
+    bad = tmp_path / "bad.html"
+    bad.write_text("<!DOCTYPE html><html><body><p>x</p><script>undefined_fn();</script></body></html>")
+    code, _dom, err = run_chromium(bad, "--dump-dom")
+    assert code == 0
+    assert any("Uncaught" in line for line in console_errors(err))

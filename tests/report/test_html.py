@@ -1,0 +1,179 @@
+"""The HTML report: sections, missing-input notes, self-containment, escaping, determinism."""
+
+from __future__ import annotations
+
+import re
+from html.parser import HTMLParser
+
+import numpy as np
+import pytest
+
+from radnec.errors import InputError
+from radnec.report import figures as F
+from radnec.report.html import SECTION_IDS, figure_key, render_html, render_report
+
+from .conftest import full_analysis, minimal_analysis
+
+
+class _Collector(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.ids: list[str] = []
+        self.tags: list[str] = []
+        self.urls: list[tuple[str, str, str]] = []
+
+    def handle_starttag(self, tag, attrs):  # noqa: ANN001
+        self.tags.append(tag)
+        for name, value in attrs:
+            if name == "id":
+                self.ids.append(value)
+            if name in {"src", "href", "srcset", "poster", "data", "action"}:
+                self.urls.append((tag, name, value or ""))
+
+
+def _parse(html: str) -> _Collector:
+    c = _Collector()
+    c.feed(html)
+    return c
+
+
+@pytest.fixture(scope="module")
+def figures(case_images) -> dict[str, bytes]:
+    a = full_analysis()
+    les = a.lesions[0]
+    ev = les.evidence
+    d = np.linspace(0, 26, 40)
+    return {
+        "views_latest": F.orthogonal_views(case_images["followup"], dose=case_images["dose"], prescription_gy=20.0,
+                                           lesion=case_images["lesion"], title="2025-08-15"),
+        "dvh": F.dvh_plot({"lesion": (d, 100 / (1 + np.exp(d - 14)))}, prescription_gy=20.0),
+        "growth": F.growth_curve(les.timepoints),
+        "evidence": F.evidence_contributions(ev["items"], prior_tp=ev["prior_tp"], posterior_tp=ev["posterior_tp"],
+                                             interval95=ev["interval95"]),
+        "voi": F.value_of_information(ev["value_of_information"], current_tp=ev["posterior_tp"]),
+        figure_key("registration", date="2025-08-15"): F.registration_overlay(case_images["planning"],
+                                                                             case_images["followup"]),
+    }
+
+
+def test_every_section_present_and_unique(figures, tmp_path):
+    path = render_report(full_analysis(), figures, out_dir=tmp_path / "out")
+    assert path == tmp_path / "out" / "report.html"
+    html = path.read_text(encoding="utf-8")
+    ids = _parse(html).ids
+    for sid in SECTION_IDS:
+        assert ids.count(sid) == 1, sid
+    assert len(ids) == len(set(ids)), "duplicate ids"
+    # ordered as documented
+    positions = [html.index(f'id="{sid}"') for sid in SECTION_IDS]
+    assert positions == sorted(positions)
+
+
+def test_content_of_full_report(figures):
+    html = render_html(full_analysis(), figures)
+    text = re.sub(r"<[^>]+>", " ", html)
+    assert "20.0 Gy" in text and "V12 Gy" in text and "4.80 cm³" in text  # plan summary
+    assert "57 %" in text and "31 % – 79 %" in text  # posterior with interval
+    assert "expert opinion" in text and "glioma" in text  # flags and population tags
+    assert "PMID 19213826" in text  # citation formatting
+    assert "POOR REGISTRATION QUALITY" in text  # poor registration flagged loudly
+    assert "a negative needle biopsy does not exclude tumour" in text
+    assert "recommended to discuss" in text and "Levin VA" in text  # options with citations
+    assert "no FLAIR at 2025-03-01: edema not measured" in text  # skipped inputs
+    assert text.count("It does not diagnose") == 2  # disclaimer top and bottom
+    assert html.count("data:image/png;base64,") == len(figures)
+    # views_earliest_enlarging and side_by_side were not given: explained, not crashed
+    assert "Figure not available because no enlarging time point" in text
+    assert "Figure not available because the planning image" in text
+
+
+def test_no_patient_identifiers(figures):
+    html = re.sub(r"data:image/png;base64,[A-Za-z0-9+/=]+", "", render_html(full_analysis(), figures))
+    assert "DOE" not in html and "JANE" not in html
+    assert "Omitted as possible patient identifiers: PatientName" in html
+
+
+def test_missing_blocks_render_notes_not_crash(tmp_path):
+    html = render_report(minimal_analysis(), {}, out_dir=tmp_path).read_text(encoding="utf-8")
+    ids = _parse(html).ids
+    for sid in SECTION_IDS:
+        assert sid in ids
+    text = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", html))
+    assert "plan summary (prescription, fractions, technique, CI/GI/V12) not available because" in text
+    assert "no RTDOSE found: dose metrics and isodose lines not computed" in text
+    assert "The probability of progression not available because" in text
+    assert "no clinical case file: evidence not assessed" in text
+    assert "Registration not available because" in text
+    assert "no FLAIR: edema not measured" in text
+    assert "data:image/png" not in html
+    # an analysis without any lesion at all
+    empty = minimal_analysis().model_copy(update={"lesions": []})
+    html2 = render_html(empty, {})
+    for sid in SECTION_IDS:
+        assert f'id="{sid}"' in html2
+
+
+def test_self_contained_no_external_references(figures):
+    html = render_html(full_analysis(), figures)
+    parsed = _parse(html)
+    for tag, attr, url in parsed.urls:
+        assert url.startswith(("data:", "#")), (tag, attr, url[:60])
+    assert "script" not in parsed.tags and "link" not in parsed.tags and "iframe" not in parsed.tags
+    assert "http:" not in html and "https:" not in html and "//" not in re.sub(r"data:[^\"]+", "", html).replace(
+        "<!--", ""
+    ).split("<body>")[0].split("<style>")[0]
+    assert "@import" not in html
+    for url in re.findall(r"url\(([^)]*)\)", html):
+        assert url.strip("'\"").startswith("data:"), url
+
+
+def test_autoescape_of_analysis_text(figures):
+    a = full_analysis()
+    a.skipped.append('<script>alert("x")</script>')
+    html = render_html(a, figures)
+    assert "<script>" not in html
+    assert "&lt;script&gt;" in html
+    # the glioma warning in the fixture contains <extrapolated>
+    assert "&lt;extrapolated&gt;" in html
+
+
+def test_deterministic_bytes(figures, tmp_path):
+    a = render_report(full_analysis(), figures, out_dir=tmp_path / "a").read_bytes()
+    b = render_report(full_analysis(), figures, out_dir=tmp_path / "b").read_bytes()
+    assert a == b
+
+
+def test_unknown_figure_is_shown_not_dropped(figures):
+    extra = dict(figures)
+    extra["perfusion_map"] = figures["dvh"]
+    html = render_html(full_analysis(), extra, captions={"perfusion_map": "rCBV map"})
+    assert 'id="other-figures"' in html and "rCBV map" in html
+
+
+def test_per_lesion_keys_for_two_lesions(figures):
+    a = full_analysis()
+    second = a.lesions[0].model_copy(update={"name": "L2 cerebellum", "evidence": None, "options": []})
+    a = a.model_copy(update={"lesions": [a.lesions[0], second]})
+    figs = {figure_key("growth", lesion="L2 cerebellum"): figures["growth"]}
+    html = render_html(a, figs)
+    ids = _parse(html).ids
+    assert "images-l1-left-frontal" in ids and "images-l2-cerebellum" in ids
+    # the L2 key is used for L2 only
+    assert html.count('data-figure="growth:L2 cerebellum"') == 1
+    assert html.count("data:image/png") == 1
+
+
+def test_bad_inputs(figures, tmp_path):
+    with pytest.raises(ValueError, match="not PNG"):
+        render_html(full_analysis(), {"dvh": b"GIF89a..."})
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    with pytest.raises(InputError, match="is a file"):
+        render_report(full_analysis(), figures, out_dir=blocker)
+    with pytest.raises(ValueError, match="unknown figure kind"):
+        figure_key("nonsense")
+
+
+def test_print_css_present(figures):
+    html = render_html(full_analysis(), figures)
+    assert "@media print" in html and "page-break-before" in html and "size: A4" in html
