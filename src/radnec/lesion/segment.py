@@ -298,7 +298,15 @@ def _grow(ctx: _Ctx, seed_zyx: tuple[int, int, int], *, bright: bool) -> np.ndar
     """Region grown from the seed (ConfidenceConnected), kept on clearly abnormal voxels of the
     seed's kind, then refined to the half-contrast boundary within ``refine_mm``."""
     z, y, x = seed_zyx
-    grown = _confidence_region(ctx.image, np.array([x, y, z]), ctx.params) & ctx.tissue
+    if bright:
+        # thin rims defeat ConfidenceConnected (its first statistics mix rim and brain): grow the
+        # voxels above half the contrast between the brightest seed neighbour and normal tissue
+        local = ctx.arr[max(z - 1, 0) : z + 2, max(y - 1, 0) : y + 2, max(x - 1, 0) : x + 2]
+        grown = _component_at((ctx.arr >= 0.5 * (float(local.max()) + ctx.normal.median)) & ctx.tissue, seed_zyx)
+        if not grown[z, y, x]:
+            grown = _component_at(ctx.arr >= float(ctx.arr[z, y, x]), seed_zyx)
+    else:
+        grown = _confidence_region(ctx.image, np.array([x, y, z]), ctx.params) & ctx.tissue
     limit = ctx.normal.median + (1 if bright else -1) * ctx.params["seed_min_sd"] * ctx.normal.sd
     grown = _component_at(grown & ((ctx.arr >= limit) if bright else (ctx.arr <= limit)), seed_zyx)
     if not grown.any():
