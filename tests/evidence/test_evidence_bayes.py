@@ -127,3 +127,24 @@ def test_deterministic_and_seed_sensitive():
     assert a.model_dump() == b.model_dump()
     assert a.interval95_mc != c.interval95_mc
     assert math.isclose(a.posterior_tp, c.posterior_tp)
+
+
+def test_producer_style_units_and_unknown_tracer_are_accepted():
+    obs = [
+        Observation(name="dsc_rcbv_mean", value=1.9, unit="ratio (lesion CBV / contralateral white-matter CBV)", source="perfusion:DSC"),
+        Observation(name="pet_tracer", value="unknown", source="radnec.imaging.pet"),
+        Observation(name="pet_tbr_max", value=2.6, unit="1", source="radnec.imaging.pet"),
+        Observation(name="mrs_lipid_lactate", value=0.8, unit="ratio (lipid-lactate 1.3 ppm area / creatine area)", source="mrs"),
+        Observation(name="longest_diameter_mm", value=22.0, unit="cm", source="morphology"),
+    ]
+    res = assess(None, obs)
+    unit_warnings = [w for w in res.warnings if "unit" in w]
+    assert len(unit_warnings) == 1 and "longest_diameter_mm" in unit_warnings[0]
+    rows = {r.observation: r for r in res.items}
+    assert rows["dsc_rcbv_mean"].used and not rows["pet_tbr_max"].used
+
+
+def test_influence_lists_the_driving_observation():
+    res = assess(None, [Observation(name="days_since_srs", value=500.0, source="t")])
+    assert res.influence[0].observation == "days_since_srs"
+    assert res.influence[0].posterior_without == pytest.approx(res.prior_tp)

@@ -88,6 +88,14 @@ class BiopsyMeaning(BaseModel):
     citation: list[str]
 
 
+class Influence(BaseModel):
+    """How much one observation drives the result: the posterior without it."""
+
+    observation: str
+    items: list[str]
+    posterior_without: float
+
+
 class EvidenceResult(BaseModel):
     """The evidence block of the analysis JSON contract (plus options when filled by the caller)."""
 
@@ -101,6 +109,9 @@ class EvidenceResult(BaseModel):
     next_best_test: str | None
     value_of_information: list[VOIEntry]
     biopsy: BiopsyMeaning
+    influence: list[Influence] = Field(
+        default_factory=list, description="Leave-one-out: posterior without each observation that moved it."
+    )
     warnings: list[str]
     caveats: list[str]
     draws: int
@@ -307,7 +318,9 @@ def merge_observations(
 
 
 def _norm_unit(unit: str) -> str:
-    return unit.replace("³", "3").replace(" ", "").lower()
+    """Comparable form of a unit: dimensionless ratios (whatever their description) become '1'."""
+    u = unit.replace("³", "3").replace(" ", "").lower()
+    return "1" if u.startswith("ratio") or u in ("", "1", "none") else u
 
 
 # ------------------------------------------------------------------------------------ engine core
@@ -487,6 +500,17 @@ def assess(
     next_best = max(candidates, key=lambda v: v.expected_abs_change).label if candidates else None
 
     used = [r for r in rows if r.used]
+    influence = []
+    for name in dict.fromkeys(r.observation for r in used if abs(r.contribution) > 1e-12):
+        reduced = {k: v for k, v in obs.items() if k != name}
+        influence.append(
+            Influence(
+                observation=name,
+                items=[r.id for r in used if r.observation == name],
+                posterior_without=posterior_for(reduced, prior, kb),
+            )
+        )
+    influence.sort(key=lambda i: -abs(i.posterior_without - posterior))
     if not any(r.family not in ("timing",) and r.grade == "measured" for r in used):
         warnings.append("no measured imaging test result entered: the probability rests on clinical factors only")
     if "days_since_srs" not in obs:
@@ -494,6 +518,8 @@ def assess(
     if any(r.weight < 1.0 for r in used):
         warnings.append("correlated results in the same family were shrunk (see items)")
     for r in used:
+        if abs(r.contribution) <= 1e-12:  # an absent risk factor (LR 1) needs no warning
+            continue
         for w in r.warnings:
             if w.startswith(("glioma-derived", "EXPERT OPINION", "source attribution UNVERIFIED")):
                 msg = f"{r.id}: {w}"
@@ -520,6 +546,7 @@ def assess(
         next_best_test=next_best,
         value_of_information=voi,
         biopsy=biopsy_meaning(posterior, kb),
+        influence=influence,
         warnings=warnings,
         caveats=caveats,
         draws=draws,

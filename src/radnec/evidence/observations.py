@@ -54,7 +54,7 @@ KNOWN_NAMES: dict[str, tuple[str, str | None]] = {
     # MRS / diffusion
     "mrs_cho_cr": ("number", "1"),
     "mrs_cho_naa": ("number", "1"),
-    "mrs_lipid_lactate": ("bool", None),
+    "mrs_lipid_lactate": ("number", "1"),
     "mrs_reading": ("category", None),
     "dwi_reading": ("category", None),
     # clinical facts (usually from the case file)

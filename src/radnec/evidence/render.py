@@ -63,6 +63,11 @@ def render_assessment(result: dict[str, Any], console) -> None:  # noqa: ANN001 
         else:
             t.add_row(f"[dim]{it['observation']}[/dim]", f"[dim]{_fmt(it['value'])}[/dim]", "", "", f"[dim]no: {it['reason'].split(' (')[0]}[/dim]")
     console.print(t)
+    for inf in ev.get("influence", [])[:3]:
+        console.print(
+            f"Without [bold]{inf['observation']}[/bold] the posterior would be {_pct(inf['posterior_without'])} "
+            f"(items: {', '.join(inf['items'])})"
+        )
 
     if ev["value_of_information"]:
         v = Table(title="Value of information: tests not yet done")
