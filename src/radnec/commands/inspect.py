@@ -109,6 +109,20 @@ def _print_tables(result: Any) -> None:
                             details,
                         )
         console.print(table)
+    for obj in inv.objects_of_kind("RTSTRUCT"):
+        rois = obj.details.get("rois")
+        if not rois:
+            continue
+        table = Table(title=f"ROIs of {Path(obj.path).name} (volume from the contours, cm³)")
+        for col in ("#", "name", "type", "contours", "volume (cm³)"):
+            table.add_column(col, justify="right" if col in ("#", "contours", "volume (cm³)") else "left")
+        for r in rois:
+            vol = r.get("volume_cc")
+            table.add_row(
+                str(r["number"]), r["name"], str(r.get("type") or ""), str(r["n_contours"]),
+                "-" if vol is None else f"{vol:.4g}",
+            )
+        console.print(table)
     if inv.volumes:
         table = Table(title="NIfTI / NRRD volumes (LPS)")
         for col in ("file", "format", "size", "spacing (mm)", "pixel type"):

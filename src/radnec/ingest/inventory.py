@@ -182,7 +182,7 @@ def _check_object(
                 }
                 if volume is not None and roi.contours:
                     try:
-                        entry["volume_cc"] = round(float(volume(roi)), 3)
+                        entry["volume_cc"] = round(float(volume(roi)), 4)
                     except RadnecError as exc:
                         entry["volume_cc"] = None
                         entry["note"] = exc.message
