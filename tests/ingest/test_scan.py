@@ -71,9 +71,10 @@ def test_shared_frame_of_reference_relation(tmp_path):
     write_series(tmp_path / "a", n=3, for_uids=["1.2.9"] * 3)
     write_series(tmp_path / "b", n=2, for_uids=["1.2.9"] * 2)
     inv = scan(tmp_path)
-    assert any(r.relation == "shares frame of reference with" for r in inv.relations)
-    (study_a,) = [st for p in inv.patients for st in p.studies if st.frames_of_reference[0].uid == "1.2.9"][:1]
-    assert study_a.frames_of_reference[0].uid == "1.2.9"
+    shared = [r for r in inv.relations if r.relation == "shares frame of reference with"]
+    assert len(shared) == 1
+    assert {shared[0].source_uid, shared[0].target_uid} == {s.series_instance_uid for s in inv.all_series()}
+    assert all(s.frame_of_reference_uid == "1.2.9" for s in inv.all_series())
 
 
 def test_truncated_and_duplicate_files_are_listed(tmp_path, data_dir):

@@ -40,7 +40,8 @@ def test_seg_errors(data_dir, tmp_path):
         read_seg(data_dir / "ingest-demo" / "rt" / "ct.0.dcm")
     with pytest.raises(InputError, match=r"segment number\(s\) \[3\] not in the SEG"):
         read_seg(data_dir / "ingest-demo" / "seg" / "liver_1frame.dcm", segment_numbers=[3])
-    assert np.isfinite(0)
+    with pytest.raises(InputError, match="no such file"):
+        read_seg(tmp_path / "missing.dcm")
 
 
 def test_sparse_oblique_seg_round_trip_onto_its_series(tmp_path):
