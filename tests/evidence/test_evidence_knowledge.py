@@ -99,3 +99,9 @@ def test_bad_counts_and_yaml_are_rejected(tmp_path):
     (kb_dir / "items.yaml").write_text("items: [unclosed")
     with pytest.raises(EvidenceError, match="not valid YAML"):
         load_knowledge(kb_dir)
+
+
+def test_docs_list_every_observation_name():
+    docs = (Path(__file__).resolve().parents[2] / "docs" / "evidence.md").read_text(encoding="utf-8")
+    missing = [n for n in load_knowledge().observations if f"`{n}`" not in docs]
+    assert not missing, f"docs/evidence.md lacks {missing}"
