@@ -177,3 +177,37 @@ def test_bad_inputs(figures, tmp_path):
 def test_print_css_present(figures):
     html = render_html(full_analysis(), figures)
     assert "@media print" in html and "page-break-before" in html and "size: A4" in html
+
+
+def test_real_evidence_engine_block_renders():
+    """The evidence block and options exactly as radnec.evidence produces them (contract check)."""
+    evidence_options = pytest.importorskip("radnec.evidence.options")
+    from radnec.evidence.case import parse_case
+
+    case = parse_case({
+        "schema_version": 1, "primary_histology": "nsclc", "srs": {"days_since": 487, "fractions": 1},
+        "symptoms": "moderate", "steroids": {"response": "improved", "worsened_on_taper": True},
+        "lesion": {"diameter_now_mm": 35, "pattern": "in-field"}, "tests_done": [],
+    })
+    out = evidence_options.assessment(case, draws=1000, seed=0)
+    a = full_analysis()
+    lesion = a.lesions[0].model_copy(update={"evidence": out["evidence"], "options": out["options"]})
+    a = a.model_copy(update={"lesions": [lesion]})
+    ev = out["evidence"]
+    png = F.evidence_contributions(ev["items"], prior_tp=ev["prior_tp"], posterior_tp=ev["posterior_tp"],
+                                   interval95=ev["interval95"])
+    voi = F.value_of_information(ev["value_of_information"], current_tp=ev["posterior_tp"])
+    html = render_html(a, {"evidence": png, "voi": voi})
+    text = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", html))
+    assert f"{ev['posterior_tp'] * 100:.0f} %" in text
+    assert ev["band"] in text
+    assert ev["value_of_information"][0]["label"] in text
+    assert out["options"][0]["label"] in text and out["options"][0]["fit"] in text
+    assert "needle biopsy" in text  # the biopsy meaning block
+    assert "Recorded but not used as evidence" in text or all(it["result"] for it in ev["items"])
+    # the waterfall assumes the contributions add up from the prior to the posterior: check it
+    import math
+
+    logit = lambda p: math.log(p / (1 - p))  # noqa: E731
+    total = logit(ev["prior_tp"]) + sum(it["contribution"] for it in ev["items"] if it["used"])
+    assert abs(total - logit(ev["posterior_tp"])) < 0.01

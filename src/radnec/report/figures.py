@@ -640,11 +640,22 @@ def _logit(p: float) -> float:
     return math.log(p / (1 - p))
 
 
+def _wrap(text: str, width: int = 46, lines: int = 2) -> str:
+    """Wrap a long axis label onto at most ``lines`` lines, ellipsis beyond."""
+    import textwrap
+
+    parts = textwrap.wrap(text, width=width)
+    if len(parts) > lines:
+        parts = parts[:lines]
+        parts[-1] = parts[-1][: width - 1] + "…"
+    return "\n".join(parts)
+
+
 def _is_expert_opinion(item: Mapping[str, Any]) -> bool:
     for key in ("expert_opinion", "is_expert_opinion"):
         if item.get(key):
             return True
-    for key in ("evidence_level", "kind", "level", "population", "source_type"):
+    for key in ("grade", "evidence_level", "kind", "level", "population", "source_type"):
         value = item.get(key)
         if isinstance(value, str) and "expert" in value.lower():
             return True
@@ -665,9 +676,11 @@ def evidence_contributions(
     Parameters
     ----------
     items
-        Evidence items as in the evidence block (keys used: ``label``, ``log_lr``, ``used``,
-        ``population``, ``result``, expert-opinion flags, ``why``/``reason``). Items not used by
-        the engine are listed in grey with zero length.
+        Evidence items as in the evidence block of :mod:`radnec.evidence` (keys used: ``label``,
+        ``contribution`` (weight × log LR, what the engine added to the log-odds; ``log_lr`` when
+        absent), ``weight``, ``used``, ``result``, ``population``, ``grade``/expert-opinion flags,
+        ``unverified``). Observed items the engine did not use are listed in grey with zero length;
+        informational items (``result`` None) are left out.
     prior_tp, posterior_tp
         Prior and posterior probability of tumour progression (0..1).
     interval95
@@ -675,8 +688,9 @@ def evidence_contributions(
 
     Notes
     -----
-    When the engine combined dependent items (same family) the used log-LRs do not add up to the
-    posterior; the difference is drawn as its own "dependence adjustment" bar.
+    Bars are the items' contributions, so they add up from the prior to the posterior. If they do
+    not (an engine that adjusts otherwise), the difference is drawn as its own "adjustment" bar
+    rather than hidden.
     """
     from matplotlib.patches import Patch
 
@@ -701,20 +715,25 @@ def evidence_contributions(
         if it.get("unverified"):
             tags.append("unverified")
         text = label + (f" [{', '.join(tags)}]" if tags else "")
-        if len(text) > 60:
-            text = text[:57] + "…"
-        llr = it.get("log_lr")
+        if "result" in it and it.get("result") is None and not it.get("used", True):
+            continue  # informational only or not observed: nothing to draw
+        llr = it.get("contribution", it.get("log_lr"))
         used = it.get("used", True)
         if llr is None or not used or not math.isfinite(float(llr)):
             rows.append((text + " — not used", cum, 0.0, "0.8", None))
             continue
         llr = float(llr)
-        colour = OKABE_ITO["vermillion"] if llr > 0 else OKABE_ITO["blue"]
+        if llr == 0.0:
+            text += " (no effect)"
+        weight = it.get("weight")
+        if isinstance(weight, (int, float)) and 0.0 < float(weight) < 1.0:
+            text += f" (×{float(weight):.2f}, same family)"
+        colour = OKABE_ITO["vermillion"] if llr > 0 else (OKABE_ITO["blue"] if llr < 0 else "0.8")
         rows.append((text, cum, llr, colour, "//" if expert else None))
         cum += llr
     post_lo = _logit(posterior_tp)
     if abs(post_lo - cum) > 0.01:
-        rows.append(("dependence adjustment (same-family items)", cum, post_lo - cum, OKABE_ITO["purple"], None))
+        rows.append(("adjustment (not itemised by the engine)", cum, post_lo - cum, OKABE_ITO["purple"], None))
     post_label = f"posterior ({posterior_tp * 100:.0f} %"
     if interval95 is not None and len(interval95) == 2:
         post_label += f"; 95 % interval {interval95[0] * 100:.0f}–{interval95[1] * 100:.0f} %"
@@ -722,7 +741,7 @@ def evidence_contributions(
     rows.append((post_label, 0.0, post_lo, OKABE_ITO["black"], None))
     n = len(rows)
     with _rc():
-        fig = _new_figure(12.0, 1.6 + 0.55 * n)
+        fig = _new_figure(12.0, 2.0 + 0.62 * n)
         ax = fig.subplots()
         ypos = np.arange(n)[::-1]
         for y, (_text, start, length, colour, hatch) in zip(ypos, rows, strict=True):
@@ -735,7 +754,7 @@ def evidence_contributions(
             ax.axhline(y, color="0.92", linewidth=0.8, zorder=0)
         ax.axvline(0.0, color="0.3", linewidth=1.0, linestyle=":")
         ax.set_yticks(ypos)
-        ax.set_yticklabels([r[0] for r in rows])
+        ax.set_yticklabels([_wrap(r[0]) for r in rows], fontsize=11)
         probs = [0.01, 0.05, 0.1, 0.25, 0.5, 0.75, 0.9, 0.95, 0.99]
         all_x = [0.0] + [r[1] for r in rows] + [r[1] + r[2] for r in rows]
         if interval95 is not None and len(interval95) == 2:
@@ -752,7 +771,7 @@ def evidence_contributions(
         ]
         if any_expert:
             handles.append(Patch(facecolor="white", edgecolor="black", hatch="//", label="expert opinion (weak)"))
-        ax.legend(handles=handles, loc="best", fontsize=11)
+        fig.legend(handles=handles, loc="outside lower center", ncol=len(handles), frameon=False, fontsize=11)
         ax.set_title(title)
         return _png_bytes(fig)
 
@@ -811,7 +830,7 @@ def value_of_information(
             name = str(r.get("label") or r.get("test") or r.get("id") or "test")
             if r.get("p_positive") is not None:
                 name += f" (P(positive) {float(r['p_positive']) * 100:.0f} %)"
-            labels.append(name if len(name) <= 60 else name[:57] + "…")
+            labels.append(_wrap(name))
         if current_tp is not None:
             ax.axvline(float(current_tp) * 100, color="black", linestyle="--", linewidth=1.8,
                        label=f"current {float(current_tp) * 100:.0f} %")

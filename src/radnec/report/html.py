@@ -300,13 +300,21 @@ def _evidence_view(ev: Mapping[str, Any] | None) -> dict[str, Any] | None:
     if not ev:
         return None
     items = []
+    informational = []
     for it in _as_list(ev.get("items")):
         if not isinstance(it, Mapping):
+            continue
+        if "result" in it and it.get("result") is None and not it.get("used", True):
+            informational.append({
+                "label": str(it.get("label") or it.get("id") or "—"),
+                "value": "—" if it.get("value") is None else fmt(it.get("value"), 2, it.get("unit") or ""),
+                "why": _text(it.get("reason") or it.get("why") or it.get("note")),
+            })
             continue
         flags = []
         if any(it.get(k) for k in ("expert_opinion", "is_expert_opinion")) or any(
             isinstance(it.get(k), str) and "expert" in it.get(k).lower()
-            for k in ("evidence_level", "kind", "level", "population", "source_type")
+            for k in ("grade", "evidence_level", "kind", "level", "population", "source_type")
         ):
             flags.append("expert opinion")
         if it.get("unverified"):
@@ -318,7 +326,11 @@ def _evidence_view(ev: Mapping[str, Any] | None) -> dict[str, Any] | None:
             "label": str(it.get("label") or it.get("id") or "—"),
             "family": str(it.get("family") or "—"),
             "population": str(it.get("population") or "—"),
-            "value": ("—" if value is None else fmt(value, 2, unit or "")),
+            "value": ("—" if value is None else fmt(value, 2, unit or ""))
+            + (f" ({it['finding']})" if it.get("finding") else ""),
+            "grade": str(it.get("grade") or ""),
+            "weight": fmt(it.get("weight"), 2) if it.get("weight") is not None else "",
+            "contribution": fmt(it.get("contribution"), 2) if it.get("contribution") is not None else "",
             "result": str(it.get("result") if it.get("result") is not None else "—"),
             "lr": fmt(it.get("lr"), 2),
             "log_lr": fmt(it.get("log_lr"), 2),
@@ -330,7 +342,23 @@ def _evidence_view(ev: Mapping[str, Any] | None) -> dict[str, Any] | None:
         })
     interval = ev.get("interval95")
     interval = list(interval) if isinstance(interval, (list, tuple)) and len(interval) == 2 else None
+    prior_range = ev.get("prior_range")
+    biopsy = ev.get("biopsy") if isinstance(ev.get("biopsy"), Mapping) else None
+    influence = []
+    for inf in _as_list(ev.get("influence")):
+        if isinstance(inf, Mapping):
+            influence.append({"observation": _text(inf.get("observation")),
+                              "posterior_without": pct(inf.get("posterior_without"))})
     return {
+        "informational": informational,
+        "band": _text(ev.get("band")) or None,
+        "prior_range": (f"{pct(prior_range[0])} – {pct(prior_range[1])}"
+                        if isinstance(prior_range, (list, tuple)) and len(prior_range) == 2 else None),
+        "influence": influence,
+        "biopsy": None if biopsy is None else {
+            "explanation": _text(biopsy.get("explanation")),
+            "citations": [cite(c) for c in _as_list(biopsy.get("citation") or biopsy.get("citations"))],
+        },
         "prior": pct(ev.get("prior_tp")),
         "posterior": pct(ev.get("posterior_tp")),
         "interval": f"{pct(interval[0])} – {pct(interval[1])}" if interval else "—",
@@ -355,6 +383,7 @@ def _voi_view(voi: Any) -> list[dict[str, str]]:
             "if_positive": pct(r.get("posterior_if_positive")),
             "if_negative": pct(r.get("posterior_if_negative")),
             "note": _text(r.get("note") or r.get("notes") or r.get("caveat") or r.get("warnings")),
+            "citation": cite(r.get("citation") or r.get("citations")),
         })
     return out
 
@@ -363,7 +392,8 @@ def _options_view(options: Iterable[Any]) -> list[dict[str, Any]]:
     out = []
     for o in options:
         if isinstance(o, str):
-            out.append({"name": o, "fit": "", "rationale": [], "citations": [], "warnings": []})
+            out.append({"name": o, "fit": "", "fit_class": "", "rationale": [], "evidence": [], "citations": [],
+                        "warnings": []})
             continue
         if not isinstance(o, Mapping):
             continue
@@ -373,6 +403,7 @@ def _options_view(options: Iterable[Any]) -> list[dict[str, Any]]:
             "fit": fit,
             "fit_class": re.sub(r"[^a-z]+", "-", fit.lower()).strip("-"),
             "rationale": [_text(r) for r in _as_list(o.get("rationale") or o.get("why"))],
+            "evidence": [_text(e) for e in _as_list(o.get("evidence"))],
             "citations": [cite(c) for c in _as_list(o.get("citations") or o.get("citation"))],
             "warnings": [_text(w) for w in _as_list(o.get("warnings") or o.get("cautions"))],
         })
