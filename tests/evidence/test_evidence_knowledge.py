@@ -105,3 +105,12 @@ def test_docs_list_every_observation_name():
     docs = (Path(__file__).resolve().parents[2] / "docs" / "evidence.md").read_text(encoding="utf-8")
     missing = [n for n in load_knowledge().observations if f"`{n}`" not in docs]
     assert not missing, f"docs/evidence.md lacks {missing}"
+
+
+def test_missing_convention_is_a_clear_error(tmp_path):
+    kb_dir = _copy_kb(tmp_path)
+    data = yaml.safe_load((kb_dir / "conventions.yaml").read_text())
+    del data["conventions"]["family_shrinkage"]
+    (kb_dir / "conventions.yaml").write_text(yaml.safe_dump(data))
+    with pytest.raises(EvidenceError, match="lacks family_shrinkage"):
+        load_knowledge(kb_dir)

@@ -284,6 +284,14 @@ class KnowledgeBase(_Strict):
     @model_validator(mode="after")
     def _cross_check(self) -> KnowledgeBase:
         problems: list[str] = []
+        required = (
+            "lr_cap_max", "lr_cap_min", "expert_lr_bounds", "family_shrinkage", "default_n_per_class",
+            "decision_bands", "biopsy_sampling_sensitivity", "large_lesion_mm", "good_kps",
+        )
+        missing = [k for k in required if k not in self.conventions]
+        missing += [f"texts.{k}" for k in ("mixed_caveat", "dependence_warning", "reference_standard", "biopsy_meaning") if k not in self.texts]
+        if missing:
+            raise ValueError(f"conventions.yaml lacks {', '.join(missing)}")
 
         def need_sources(owner: str, ids: list[str]) -> None:
             problems.extend(f"{owner}: unknown source '{s}'" for s in ids if s not in self.sources)
