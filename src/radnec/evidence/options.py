@@ -183,7 +183,7 @@ def _wbrt(x: _Context) -> tuple[Fit, list[str]]:
     if x.case.other_brain_lesions_progressing and x.band == "leans progression":
         return REASONABLE, ["several brain lesions progressing: whole-brain treatment may be discussed"]
     return LESS, [
-        "a single equivocal lesion is not a WBRT indication",
+        "one lesion in question is not a WBRT indication",
         "salvage SRS + WBRT carried necrosis in 21.4 % (Adv Radiat Oncol 2017)",
     ]
 
