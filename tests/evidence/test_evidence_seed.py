@@ -110,3 +110,12 @@ def test_cli_json_and_rich(capsys):
     assert main(["assess", str(SEED)]) == 0
     text = capsys.readouterr().out
     assert "posterior" in text and "not a diagnosis" in text.lower() or "does not diagnose" in text
+
+
+def test_assessment_without_a_case_file():
+    from radnec.evidence.options import assessment
+
+    out = assessment(None, [Observation(name="days_since_srs", value=100, unit="d", source="images: study dates")], draws=2000)
+    assert out["case_label"] is None and len(out["options"]) == 9
+    assert out["evidence"]["posterior_tp"] > out["evidence"]["prior_tp"]
+    assert any("no measured imaging test" in w for w in out["evidence"]["warnings"])
