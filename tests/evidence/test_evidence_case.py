@@ -81,3 +81,9 @@ def test_json_case_file(tmp_path, capsys):
     assert main(["assess", str(path), "--json", "--draws", "2000"]) == 0
     out = json.loads(capsys.readouterr().out)
     assert out["evidence"]["posterior_tp"] > out["evidence"]["prior_tp"]  # early + fractionated lean progression
+
+
+def test_v12_is_single_fraction_only():
+    sf = {o.name for o in parse_case({"srs": {"days_since": 90, "fractions": 1, "v12_cc": 12}}).observations()}
+    mf = {o.name for o in parse_case({"srs": {"days_since": 90, "fractions": 3, "v12_cc": 12}}).observations()}
+    assert "v12_cc" in sf and "v12_cc" not in mf
