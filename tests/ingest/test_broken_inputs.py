@@ -184,7 +184,19 @@ def contour_outside_image(tmp: Path, demo: Path):
         ds.ImagePositionPatient = [float(ds.ImagePositionPatient[0]) + 600.0, *ds.ImagePositionPatient[1:]]
 
     _dcm_edit(rt / "ct.0.dcm", rt / "ct.0.dcm", fn)
+    (rt / "rtdose.dcm").unlink()  # the dose would no longer overlap the CT either (tested separately)
     return [str(rt), "--strict"], "'BODY' has"  # "... contour points outside the referenced image series"
+
+
+def dose_grid_outside_image(tmp: Path, demo: Path):
+    rt = _rt_copy(tmp, demo)
+
+    def fn(ds: pydicom.Dataset) -> None:  # the dose grid moves 900 mm posterior
+        ds.ImagePositionPatient = [ds.ImagePositionPatient[0], float(ds.ImagePositionPatient[1]) + 900.0,
+                                   ds.ImagePositionPatient[2]]
+
+    _dcm_edit(rt / "rtdose.dcm", rt / "rtdose.dcm", fn)
+    return [str(rt), "--strict"], "the dose grid does not overlap any image series of its frame of reference"
 
 
 def dose_units_not_understood(tmp: Path, demo: Path):
@@ -235,6 +247,9 @@ CASES = [
     pytest.param(empty_roi, marks=pytest.mark.skipif(not HAS_RTSTRUCT, reason="RTSTRUCT reader not installed")),
     pytest.param(
         contour_outside_image, marks=pytest.mark.skipif(not HAS_RTSTRUCT, reason="RTSTRUCT reader not installed")
+    ),
+    pytest.param(
+        dose_grid_outside_image, marks=pytest.mark.skipif(not HAS_RTDOSE, reason="RTDOSE reader not installed")
     ),
     pytest.param(
         dose_units_not_understood, marks=pytest.mark.skipif(not HAS_RTDOSE, reason="RTDOSE reader not installed")

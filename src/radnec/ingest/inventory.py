@@ -88,6 +88,7 @@ def _check_series(series: SeriesInfo, problems: list[Problem], grids: dict[str, 
         np.asarray(image.GetSpacing()),
         np.asarray(image.GetDirection()).reshape(3, 3),
         np.asarray(image.GetSize()),
+        series.frame_of_reference_uid,
     )
     series.geometry = _grid(loaded.image) | {
         "slice_spacing_mm": round(loaded.meta.slice_spacing_mm, 4),
@@ -103,7 +104,7 @@ OUTSIDE_MARGIN_VOXELS = 0.5 + 1e-3
 
 def _outside_points(points: np.ndarray, grid: tuple[np.ndarray, ...]) -> int:
     """Number of LPS points (mm) outside the image extent (in-plane only for single-slice images)."""
-    origin, spacing, direction, size = grid
+    origin, spacing, direction, size = grid[:4]
     idx = ((points - origin) @ direction) / spacing
     lo, hi = -OUTSIDE_MARGIN_VOXELS, size - 1 + OUTSIDE_MARGIN_VOXELS
     out = (idx < lo) | (idx > hi)
@@ -130,6 +131,33 @@ def _check_rois(obj: ObjectInfo, ss: Any, grids: dict[str, Any], warnings: list[
             )
 
 
+def _dose_overlaps(dose_image: Any, grid: tuple[np.ndarray, ...]) -> bool:
+    """Whether the dose grid's bounding box meets the image extent (in-plane only for one slice)."""
+    origin, spacing, direction, size = grid
+    dsize = dose_image.GetSize()
+    corners = np.array(
+        [
+            dose_image.TransformContinuousIndexToPhysicalPoint((i, j, k))
+            for i in (-0.5, dsize[0] - 0.5)
+            for j in (-0.5, dsize[1] - 0.5)
+            for k in (-0.5, dsize[2] - 0.5)
+        ]
+    )
+    idx = ((corners - origin) @ direction) / spacing
+    lo, hi = idx.min(axis=0), idx.max(axis=0)
+    axes = range(2) if size[2] <= 1 else range(3)
+    return all(hi[a] >= -0.5 and lo[a] <= size[a] - 0.5 for a in axes)
+
+
+def _check_dose_overlap(obj: ObjectInfo, dose_image: Any, grids: dict[str, Any], warnings: list[str]) -> None:
+    same_frame = [g for g in grids.values() if obj.frame_of_reference_uid and g[4] == obj.frame_of_reference_uid]
+    if same_frame and not any(_dose_overlaps(dose_image, g[:4]) for g in same_frame):
+        warnings.append(
+            f"RTDOSE {Path(obj.path).name}: the dose grid does not overlap any image series of its frame of "
+            "reference (wrong ImagePositionPatient or frame of reference?)"
+        )
+
+
 def _check_object(
     obj: ObjectInfo,
     readers: dict[str, Any],
@@ -151,6 +179,8 @@ def _check_object(
                 obj.details["grid"] = _grid(segments[0].mask)
         elif obj.kind == "RTDOSE" and readers.get("rtdose"):
             dose = readers["rtdose"](obj.path)
+            if warnings is not None:
+                _check_dose_overlap(obj, dose.image, grids or {}, warnings)
             obj.details["max_dose_gy"] = round(float(dose.max_gy), 4)
             obj.details["grid"] = _grid(dose.image)
             if dose.notes:
