@@ -6,7 +6,7 @@ import SimpleITK as sitk
 from ingest_factory import rotation, write_series
 
 from radnec.errors import FrameOfReferenceError, GeometryError
-from radnec.ingest.series import load_series, read_series, spacing_tolerance_mm
+from radnec.ingest.series import load_series, read_series, spacing_tolerance_mm, split_series
 
 
 @pytest.mark.parametrize("name", ["mr-siemens", "mr-philips-enhanced"])
@@ -115,3 +115,27 @@ def test_series_uid_selection(tmp_path):
 
     uid = pydicom.dcmread(next((tmp_path / "two").glob("b-*"))).SeriesInstanceUID
     assert read_series(tmp_path / "two", series_instance_uid=uid).GetSize()[2] == 4
+
+
+def test_dynamic_series_duplicate_positions_are_explained_and_split(tmp_path):
+    import pydicom
+
+    a = write_series(tmp_path / "dyn", n=3, shuffle=False)
+    ref = pydicom.dcmread(a[0])
+    b = write_series(tmp_path / "other", n=3, shuffle=False)
+    for t, paths in ((1, a), (2, b)):
+        for p in paths:
+            ds = pydicom.dcmread(p)
+            ds.SeriesInstanceUID, ds.StudyInstanceUID = ref.SeriesInstanceUID, ref.StudyInstanceUID
+            ds.FrameOfReferenceUID = ref.FrameOfReferenceUID
+            ds.TemporalPositionIdentifier = t
+            ds.save_as(tmp_path / "dyn" / f"t{t}-{p.name}")
+            if p.parent.name == "dyn":
+                p.unlink()
+    with pytest.raises(GeometryError, match=r"differ in TemporalPositionIdentifier .*split_series"):
+        read_series(tmp_path / "dyn")
+    groups = split_series(tmp_path / "dyn")
+    assert list(groups) == ["1", "2"] and all(len(v) == 3 for v in groups.values())
+    assert read_series(groups["2"]).GetSize() == (7, 6, 3)
+    with pytest.raises(GeometryError, match="no attribute among"):
+        split_series(groups["1"] + groups["1"][:1])

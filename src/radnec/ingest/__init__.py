@@ -24,6 +24,7 @@ _EXPORTS = {
     "read_header": "radnec.ingest.scan",
     "load_series": "radnec.ingest.series",
     "read_series": "radnec.ingest.series",
+    "split_series": "radnec.ingest.series",
     "ImageSeries": "radnec.ingest.series",
     "SeriesMetadata": "radnec.ingest.series",
     "read_volume": "radnec.ingest.nifti",

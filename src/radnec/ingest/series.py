@@ -108,6 +108,7 @@ class _Slice:
     intercept: float
     pixels: Callable[[], np.ndarray]
     thickness_mm: float | None = None
+    keys: dict[str, str] = field(default_factory=dict)
 
 
 def _floats(value: Any, n: int, what: str, source: str) -> np.ndarray:
@@ -183,6 +184,100 @@ def _classic_slice(ds: Any, path: str) -> _Slice:
         intercept=intercept,
         pixels=pixels,
         thickness_mm=_thickness(ds),
+        keys=_split_keys(ds),
+    )
+
+
+#: Attributes that tell apart images at the same position within one series (checked in this order
+#: by :func:`split_series`).
+SPLIT_KEYS = (
+    "TemporalPositionIdentifier",
+    "EchoNumbers",
+    "AcquisitionNumber",
+    "TriggerTime",
+    "InversionTime",
+    "DiffusionBValue",
+    "ImageType",
+)
+
+
+def _split_keys(ds: Any) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for key in SPLIT_KEYS:
+        value = ds.get(key)
+        if value is not None and str(value).strip() != "":
+            out[key] = "\\".join(str(v) for v in value) if key == "ImageType" else str(value).strip()
+    return out
+
+
+def split_series(
+    source: str | os.PathLike[str] | Sequence[str | os.PathLike[str]] | Any,
+    *,
+    by: str | None = None,
+) -> dict[str, list[str]]:
+    """Split the files of a series that mixes several echoes, time points or acquisitions.
+
+    Parameters
+    ----------
+    source
+        As for :func:`load_series` (folder, list of files or ``SeriesInfo``).
+    by
+        The attribute to split on (one of :data:`SPLIT_KEYS`). Default: the first of
+        :data:`SPLIT_KEYS` that takes more than one value and leaves no two images at the same
+        position within a group.
+
+    Returns
+    -------
+    dict[str, list[str]]
+        Value of the attribute → files, in increasing value order (numerically when possible).
+        Each group can be passed to :func:`load_series`.
+
+    Raises
+    ------
+    GeometryError
+        No attribute separates the images.
+    """
+    import pydicom
+
+    files = _files_of(source)
+    headers: list[tuple[str, dict[str, str], tuple[float, ...] | None]] = []
+    for f in files:
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                ds = pydicom.dcmread(f, stop_before_pixels=True)
+        except Exception as exc:  # noqa: BLE001
+            raise InputError(f"not a readable DICOM file ({type(exc).__name__})", path=f) from exc
+        ipp = ds.get("ImagePositionPatient")
+        pos = tuple(round(float(v), 2) for v in ipp) if ipp is not None else None
+        headers.append((f, _split_keys(ds), pos))
+    candidates = [by] if by is not None else list(SPLIT_KEYS)
+    for key in candidates:
+        values = {h[1].get(key, "") for h in headers}
+        if len(values) < 2 and by is None:
+            continue
+        groups: dict[str, list[str]] = {}
+        positions: dict[str, set[tuple[float, ...] | None]] = {}
+        clash = False
+        for f, keys, pos in headers:
+            value = keys.get(key, "")
+            if pos in positions.setdefault(value, set()):
+                clash = True
+            positions[value].add(pos)
+            groups.setdefault(value, []).append(f)
+        if clash and by is None:
+            continue
+
+        def order(v: str) -> tuple[int, float, str]:
+            try:
+                return (0, float(v), v)
+            except ValueError:
+                return (1, 0.0, v)
+
+        return {k: groups[k] for k in sorted(groups, key=order)}
+    raise GeometryError(
+        f"no attribute among {', '.join(SPLIT_KEYS)} separates the images at the same positions",
+        path=str(Path(files[0]).parent),
     )
 
 
@@ -501,11 +596,18 @@ def _stack(slices: list[_Slice]) -> tuple[sitk.Image, float]:
     dup = np.flatnonzero(gaps < tol)
     if dup.size:
         i = int(dup[0])
+        a, b = slices[i], slices[i + 1]
+        differ = [k for k in SPLIT_KEYS if a.keys.get(k) != b.keys.get(k)]
+        hint = (
+            f"they differ in {', '.join(differ)} — split the series with "
+            f"radnec.ingest.series.split_series(..., by={differ[0]!r})"
+            if differ
+            else "the series holds several echoes, time points or acquisitions — split it first"
+        )
         raise GeometryError(
-            f"duplicate slice position {dist[i]:.3f} mm along the normal in {Path(slices[i].source).name} and "
-            f"{Path(slices[i + 1].source).name} ({dup.size} duplicate(s)); the series holds several echoes, "
-            "time points or acquisitions — split it first",
-            path=slices[i + 1].source,
+            f"duplicate slice position {dist[i]:.3f} mm along the normal in {Path(a.source).name} and "
+            f"{Path(b.source).name} ({dup.size} duplicate(s)); {hint}",
+            path=b.source,
         )
     ideal = dist[0] + nominal * np.arange(len(dist))
     dev = np.abs(dist - ideal)
@@ -562,5 +664,6 @@ __all__ = [
     "SeriesMetadata",
     "load_series",
     "read_series",
+    "split_series",
     "spacing_tolerance_mm",
 ]
