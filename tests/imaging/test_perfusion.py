@@ -1,0 +1,179 @@
+"""DSC perfusion: OSIPI curves, synthetic 4-D volumes (OSIPI-painted and analytic), I/O, CLI errors."""
+
+from __future__ import annotations
+
+import itertools
+import json
+
+import numpy as np
+import pytest
+import SimpleITK as sitk
+from scipy.integrate import trapezoid
+
+from radnec.cli import main
+from radnec.errors import GeometryError, InputError
+from radnec.imaging.dsc_io import read_dsc
+from radnec.imaging.perfusion import analyze_dsc, cbv_cbf_deconvolution, detect_baseline
+from radnec.phantom.dsc import dsc_from_curves, read_osipi_curves, simulate_dsc, write_dsc_dicom, write_dsc_nifti
+
+
+@pytest.fixture(scope="module")
+def osipi(data_dir):
+    return read_osipi_curves(data_dir / "imaging-osipi-dsc" / "dsc_data.csv")
+
+
+def _grid(shape=(4, 40, 40), spacing=(4.0, 4.0, 5.0)):
+    z, y, x = np.mgrid[: shape[0], : shape[1], : shape[2]]
+    brain = ((x - 19.5) / 17) ** 2 + ((y - 19.5) / 18) ** 2 < 1
+    lesion = ((x - 11) ** 2 + (y - 19) ** 2 < 10) & (z >= 1) & (z <= 2)
+    artery = (x - 19.5) ** 2 + (y - 31) ** 2 < 3
+    grid = sitk.GetImageFromArray(np.zeros(shape, np.float32))
+    grid.SetSpacing(spacing)
+    grid.SetOrigin((-80.0, -80.0, 0.0))
+
+    def mk(a):
+        m = sitk.GetImageFromArray(a.astype(np.uint8))
+        m.CopyInformation(grid)
+        return m
+
+    return grid, mk(brain), mk(lesion), mk(artery)
+
+
+def test_osipi_cbv_by_deconvolution(osipi):
+    assert all(np.array_equal(c.aif, osipi[0].aif) for c in osipi)  # one AIF: deconvolve all at once
+    cbvs, cbfs = cbv_cbf_deconvolution(np.column_stack([c.tissue for c in osipi]), osipi[0].aif, osipi[0].dt_s)
+    est = []
+    for c, cbv, cbf in zip(osipi, cbvs, cbfs, strict=True):
+        est.append(cbv * 100)
+        assert cbv * 100 == pytest.approx(c.cbv_ml_per_100ml, rel=0.05), c.label
+        # OSIPI tolerance for CBF: absolute 15 ml/100 ml/min + 10 %.
+        assert abs(cbf * 6000 - c.cbf_ml_per_100ml_min) <= 15 + 0.1 * c.cbf_ml_per_100ml_min
+    truth = [c.cbv_ml_per_100ml for c in osipi]
+    errs = [abs(est[a] / est[b] / (truth[a] / truth[b]) - 1) for a, b in itertools.combinations(range(len(est)), 2)]
+    assert np.mean(np.array(errs) <= 0.05) >= 0.9
+    assert max(errs) < 0.08
+
+
+def test_osipi_integration_bias_is_the_rectangle_rule(osipi):
+    # The DRO sums its convolution with a rectangle rule: the integral ratio is CBV + CBF*dt/2.
+    for c in osipi:
+        ratio = trapezoid(c.tissue) / trapezoid(c.aif) * 100
+        corrected = ratio - c.cbf_ml_per_100ml_min / 60 * c.dt_s / 2
+        assert corrected == pytest.approx(c.cbv_ml_per_100ml, rel=0.07), c.label
+
+
+@pytest.mark.parametrize(("wm_key", "lesion_key"), [("CBV2_CBF20", "CBV4_CBF40"), ("CBV4_CBF20", "CBV2_CBF10")])
+def test_osipi_painted_volume_rcbv(osipi, wm_key, lesion_key):
+    by = {"_".join(c.label.split("_")[2:4]): c for c in osipi}
+    wm, les_c = by[wm_key], by[lesion_key]
+    truth = les_c.cbv_ml_per_100ml / wm.cbv_ml_per_100ml
+    grid, brain, lesion, artery = _grid()
+    series = dsc_from_curves(
+        grid, [(brain, wm.tissue), (lesion, les_c.tissue), (artery, wm.aif * 0.05)], dt_s=wm.dt_s, noise_sd=5.0, seed=3
+    )
+    res = analyze_dsc(series, lesion=lesion)
+    assert res.lesion["rcbv_mean"] == pytest.approx(truth, rel=0.05)
+    rmap = sitk.GetArrayFromImage(res.rcbv)[sitk.GetArrayFromImage(lesion) > 0]
+    assert np.median(np.abs(rmap / truth - 1)) < 0.05
+    dec = analyze_dsc(series, lesion=lesion, aif=artery, method="deconvolution")
+    assert dec.lesion["rcbv_mean"] == pytest.approx(truth, rel=0.06)
+    assert dec.cbf is not None
+
+
+def test_leakage_correction_and_psr():
+    grid, brain, lesion, _ = _grid()
+    t2 = simulate_dsc(grid, brain=brain, lesion=lesion, lesion_rcbv=2.5, lesion_leakage_k2_per_s=-0.02, snr=200)
+    t1 = simulate_dsc(grid, brain=brain, lesion=lesion, lesion_rcbv=2.5, lesion_leakage_k2_per_s=0.02, snr=200)
+    for series in (t1, t2):
+        corrected = analyze_dsc(series, lesion=lesion)
+        raw = analyze_dsc(series, lesion=lesion, leakage_correction=False)
+        assert corrected.lesion["rcbv_mean"] == pytest.approx(2.5, rel=0.05)
+        assert abs(raw.lesion["rcbv_mean"] / 2.5 - 1) > 0.2  # the correction matters
+    # T2*-dominant leakage lowers the signal recovery (tumour-like PSR), T1-dominant raises it.
+    psr_t2 = analyze_dsc(t2, lesion=lesion).lesion["psr_pct"]
+    psr_t1 = analyze_dsc(t1, lesion=lesion).lesion["psr_pct"]
+    assert psr_t2 < 90 < 100 < psr_t1
+    obs = {o["name"]: o for o in analyze_dsc(t2, lesion=lesion).observations}
+    assert obs["dsc_rcbv_mean"]["threshold"]["threshold"] == 1.54
+    assert obs["dsc_rcbv_mean"]["tumour_like"] is True
+    assert obs["dsc_psr_pct"]["threshold"]["threshold"] == 76.3
+    assert obs["dsc_rcbv_mean"]["unit"] == "ratio to contralateral white matter"
+
+
+def test_necrosis_like_lesion_and_user_wm_mask():
+    grid, brain, lesion, _ = _grid()
+    series = simulate_dsc(grid, brain=brain, lesion=lesion, lesion_rcbv=0.7, snr=200, seed=5)
+    arr = sitk.GetArrayFromImage(brain).copy()
+    arr[:, :, :20] = 0  # right hemisphere only (LPS: x increasing to the patient's left)
+    wm = sitk.GetImageFromArray(arr)
+    wm.CopyInformation(grid)
+    res = analyze_dsc(series, lesion=lesion, white_matter=wm)
+    assert res.lesion["rcbv_mean"] == pytest.approx(0.7, rel=0.05)
+    assert res.reference_how == "user white-matter mask"
+    obs = {o["name"]: o for o in res.observations}
+    assert obs["dsc_rcbv_mean"]["tumour_like"] is False
+
+
+def test_baseline_detection_skips_non_steady_state():
+    t = np.arange(50)
+    curve = np.full(50, 1000.0)
+    curve[:2] = [1400.0, 1150.0]  # T1 saturation not yet reached
+    curve[12:20] = [950, 800, 600, 500, 600, 750, 850, 920]
+    curve[20:] = 980.0
+    curve += np.sin(t) * 2
+    assert detect_baseline(curve) == (2, 12)
+    with pytest.raises(InputError, match="no bolus"):
+        detect_baseline(np.full(50, 1000.0) + np.sin(t))
+
+
+def test_nifti_and_dicom_roundtrip_and_cli(tmp_path, capsys):
+    grid, brain, lesion, _ = _grid(shape=(3, 32, 32))
+    lesion_arr = sitk.GetArrayFromImage(lesion)
+    lesion_arr[:] = 0
+    lesion_arr[1, 14:19, 6:11] = 1
+    lesion = sitk.GetImageFromArray(lesion_arr)
+    lesion.CopyInformation(grid)
+    series = simulate_dsc(grid, brain=brain, lesion=lesion, lesion_rcbv=3.0, n_frames=40, snr=300)
+    nii = write_dsc_nifti(series, tmp_path / "dsc.nii.gz")
+    back = read_dsc(nii)
+    assert back.te_s == pytest.approx(series.te_s)
+    assert back.dt_s == pytest.approx(series.dt_s)
+    assert np.allclose(back.signal, series.signal, atol=1e-3)
+    assert np.allclose(back.reference.GetOrigin(), grid.GetOrigin())
+    folder = write_dsc_dicom(series, tmp_path / "dicom")
+    dcm = read_dsc(folder)
+    assert dcm.signal.shape == series.signal.shape
+    assert np.allclose(dcm.times_s, series.times_s, atol=1e-3)
+    assert np.allclose(dcm.signal, np.clip(series.signal, 0, None), rtol=1e-3, atol=0.1)  # unsigned pixels
+    assert np.allclose(dcm.reference.GetOrigin(), grid.GetOrigin(), atol=1e-3)
+    sitk.WriteImage(lesion, str(tmp_path / "lesion.nii.gz"))
+    assert main(["perfusion", "--dsc", str(nii), "--lesion", str(tmp_path / "lesion.nii.gz"), "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["rcbv_mean"] == pytest.approx(3.0, rel=0.05)
+    assert {o["name"] for o in out["observations"]} == {"dsc_rcbv_mean", "dsc_rcbv_max", "dsc_psr_pct"}
+    assert main(["perfusion", "--dsc", str(folder), "--lesion", str(tmp_path / "lesion.nii.gz")]) == 0
+    assert "rCBVmean" in capsys.readouterr().out
+
+
+def test_cli_errors(tmp_path, capsys):
+    grid, brain, lesion, _ = _grid(shape=(3, 32, 32))
+    series = simulate_dsc(grid, brain=brain, lesion=lesion, lesion_rcbv=2.0, n_frames=30)
+    nii = write_dsc_nifti(series, tmp_path / "dsc.nii.gz")
+    sitk.WriteImage(lesion, str(tmp_path / "lesion.nii.gz"))
+    other = sitk.Image(10, 10, 3, sitk.sitkUInt8)
+    sitk.WriteImage(other, str(tmp_path / "small.nii.gz"))
+    # lesion mask on another grid
+    assert main(["perfusion", "--dsc", str(nii), "--lesion", str(tmp_path / "small.nii.gz")]) == 2
+    assert "different grids" in capsys.readouterr().err
+    # a 3-D image given as the DSC series
+    assert main(["perfusion", "--dsc", str(tmp_path / "lesion.nii.gz"), "--lesion", str(tmp_path / "lesion.nii.gz")]) == 2
+    assert "4-D" in capsys.readouterr().err
+    # no echo time
+    (tmp_path / "dsc.json").unlink()
+    assert main(["perfusion", "--dsc", str(nii), "--lesion", str(tmp_path / "lesion.nii.gz")]) == 2
+    assert "echo time" in capsys.readouterr().err
+    assert main(["perfusion", "--dsc", str(tmp_path / "missing.nii.gz"), "--lesion", "x.nii.gz"]) == 2
+    empty = sitk.Image(grid.GetSize(), sitk.sitkUInt8)
+    empty.CopyInformation(grid)
+    with pytest.raises(GeometryError, match="empty"):
+        analyze_dsc(series, lesion=empty)
