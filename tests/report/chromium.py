@@ -104,7 +104,9 @@ def _make_docs_screenshot() -> None:  # pragma: no cover - manual tool
             raise SystemExit(f"chromium failed ({code}): {err[-2000:]}")
         out = here.parents[1] / "docs" / "report-screenshot.png"
         out.parent.mkdir(exist_ok=True)
-        Image.open(raw).convert("RGB").quantize(colors=128).save(out, optimize=True)
+        img = Image.open(raw).convert("RGB")
+        shutil.copy(raw, out.with_suffix(".raw.png")) if os.environ.get("RADNEC_KEEP_RAW") else None
+        img.quantize(colors=256, method=Image.Quantize.FASTOCTREE, dither=Image.Dither.NONE).save(out, optimize=True)
         print(out, out.stat().st_size, "bytes")
 
 

@@ -233,9 +233,9 @@ def _draw_slice(
     )
     ch, cv = {"axial": (0, 1), "coronal": (0, 2), "sagittal": (1, 2)}[view]
     ax.set_facecolor("black")  # outside the image: black, as on a scanner console
-    if fov_mm is not None:
-        ax.set_xlim(center_lps[ch] - fov_mm, center_lps[ch] + fov_mm)
-        ax.set_ylim(center_lps[cv] - fov_mm, center_lps[cv] + fov_mm)
+    if fov_mm is not None:  # the field of view around the centre, clipped to the image
+        ax.set_xlim(max(extent[0], center_lps[ch] - fov_mm), min(extent[1], center_lps[ch] + fov_mm))
+        ax.set_ylim(max(extent[2], center_lps[cv] - fov_mm), min(extent[3], center_lps[cv] + fov_mm))
     else:
         ax.set_xlim(extent[0], extent[1])
         ax.set_ylim(extent[2], extent[3])
