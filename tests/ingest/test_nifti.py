@@ -99,3 +99,13 @@ def test_nrrd(tmp_path):
     img.SetOrigin((1.0, 2.0, 3.0))
     sitk.WriteImage(img, str(tmp_path / "m.nrrd"))
     assert read_label_map(tmp_path / "m.nrrd")[1].GetOrigin() == (1.0, 2.0, 3.0)
+
+
+def test_metaimage_is_scanned_and_read(tmp_path):
+    from radnec.ingest.scan import scan
+
+    img = sitk.GetImageFromArray(np.zeros((2, 3, 4), np.float32))
+    sitk.WriteImage(img, str(tmp_path / "v.mha"))
+    (vol,) = scan(tmp_path).volumes
+    assert vol.format == "METAIMAGE" and vol.size == [4, 3, 2]
+    assert read_volume(tmp_path / "v.mha").GetSize() == (4, 3, 2)

@@ -42,7 +42,14 @@ log = logging.getLogger(__name__)
 #: Values longer than this (bytes) are not read during the scan (pixel data, contour data).
 DEFER_SIZE_BYTES = 4096
 #: Volume file suffixes recognised by name (read with SimpleITK's header reader).
-VOLUME_SUFFIXES = {".nii": "NIFTI", ".nii.gz": "NIFTI", ".nrrd": "NRRD", ".nhdr": "NRRD"}
+VOLUME_SUFFIXES = {
+    ".nii": "NIFTI",
+    ".nii.gz": "NIFTI",
+    ".nrrd": "NRRD",
+    ".nhdr": "NRRD",
+    ".mha": "METAIMAGE",
+    ".mhd": "METAIMAGE",
+}
 RDA_MAGIC = b">>> Begin of header <<<"
 #: Media Storage Directory (DICOMDIR) SOP class.
 DICOMDIR_SOP_CLASS = "1.2.840.10008.1.3.10"
@@ -560,7 +567,10 @@ def _scan(root_path: Path, *, recursive: bool) -> Inventory:
                 "description": _str(ds.get("SeriesDescription")),
                 "series_number": _int(ds.get("SeriesNumber")),
                 "acquisition_date": _date(
-                    ds.get("AcquisitionDate") or ds.get("SeriesDate") or ds.get("ContentDate")
+                    ds.get("AcquisitionDate")
+                    or ds.get("AcquisitionDateTime")
+                    or ds.get("SeriesDate")
+                    or ds.get("ContentDate")
                 ),
                 "fors": [],
                 "files": [],

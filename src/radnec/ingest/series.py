@@ -523,7 +523,10 @@ def load_series(
         frame_of_reference_uid=slices[0].frame_of_reference_uid,
         series_description=_s(first_ds.get("SeriesDescription")),
         acquisition_date=_date(
-            first_ds.get("AcquisitionDate") or first_ds.get("SeriesDate") or first_ds.get("ContentDate")
+            first_ds.get("AcquisitionDate")
+            or first_ds.get("AcquisitionDateTime")
+            or first_ds.get("SeriesDate")
+            or first_ds.get("ContentDate")
         ),
         echo_time_ms=te,
         inversion_time_ms=ti,
