@@ -1,0 +1,44 @@
+"""``radnec analyze``: the whole case in one command (see :func:`radnec.pipeline.analyze`)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+HELP = (
+    "Analyse one case folder (planning MR + RTPLAN/RTDOSE/RTSTRUCT + follow-up MR studies): fuse, "
+    "segment and measure the lesion over time, put it in the dose cloud, weigh the evidence and list "
+    "the options. Writes OUT/analysis.json and a self-contained OUT/report.html. Lesion seeds are "
+    "LPS mm in the planning frame (default: the GTV centroid). Decision support, not a diagnosis."
+)
+
+
+def command(
+    case_dir: Annotated[Path, typer.Argument(help="Folder exported from the TPS and PACS (searched recursively).")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Output folder for analysis.json and report.html.")],
+    clinical: Annotated[
+        Optional[Path], typer.Option("--clinical", help="Clinical case file (YAML/JSON; see examples/).")
+    ] = None,
+    lesion_seed: Annotated[
+        Optional[list[str]],
+        typer.Option("--lesion-seed", help="x,y,z (LPS mm, planning frame) inside a lesion; repeat for several."),
+    ] = None,
+    json_out: Annotated[bool, typer.Option("--json", help="Print analysis.json to stdout; no progress display.")] = False,
+    no_report: Annotated[bool, typer.Option("--no-report", help="Skip the HTML report and its pictures.")] = False,
+) -> None:
+    from radnec.commands._output import print_json, stdout_console
+    from radnec.geometry import parse_point
+    from radnec.pipeline import analyze
+
+    seeds = [parse_point(s) for s in lesion_seed] if lesion_seed else None
+    result = analyze(
+        case_dir, out_dir=out, clinical=clinical, lesion_seeds_lps=seeds, quiet=json_out, write_report=not no_report
+    )
+    if json_out:
+        print_json(result)
+        return
+    from radnec.summary import print_summary
+
+    print_summary(result, stdout_console(), out_dir=out)
