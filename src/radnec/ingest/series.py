@@ -464,7 +464,6 @@ def load_series(
     files = _files_of(source)
     from_dir = isinstance(source, (str, os.PathLike)) and Path(source).is_dir()
     datasets: list[tuple[str, Any]] = []
-    skipped_other_series = 0
     for f in files:
         try:
             with warnings.catch_warnings():
@@ -482,8 +481,7 @@ def load_series(
                 continue  # other objects (RTSTRUCT, SEG, ...) beside the images
             raise InputError(f"not an image slice (SOP class {ds.SOPClassUID}); expected CT, MR or PET", path=f)
         if series_instance_uid is not None and _s(ds.get("SeriesInstanceUID")) != series_instance_uid:
-            skipped_other_series += 1
-            continue
+            continue  # another series in the same folder or list, deliberately not read
         datasets.append((f, ds))
     if not datasets:
         where = files[0] if len(files) == 1 else str(Path(files[0]).parent)
