@@ -79,6 +79,28 @@ def dicompyler_rows() -> list[tuple[str, str, str, bool]]:
     ]
 
 
+def brain_srs_rows() -> list[tuple[str, str, str, bool]]:
+    from radnec import cli
+
+    buf = io.StringIO()
+    with contextlib.redirect_stdout(buf):
+        code = cli.main(["inspect", str(SHARED / "brain-srs-structures"), "--json"])
+    doc = json.loads(buf.getvalue())
+    rois = [
+        r
+        for p in doc["inventory"]["patients"]
+        for st in p["studies"]
+        for f in st["frames_of_reference"]
+        for s in f["series"]
+        for o in s["objects"]
+        for r in o["details"].get("rois", [])
+    ]
+    gtvs = {r["name"]: r.get("volume_cc") for r in rois if r["name"].upper().startswith("GTV")}
+    ok = code == 0 and len(gtvs) == 5 and all(v is not None and v > 0 for v in gtvs.values())
+    text = ", ".join(f"{k} {v:.3f}" for k, v in sorted(gtvs.items()))
+    return [("brain-srs GTV volumes (cm³)", text, "5 GTVs, each > 0", ok)]
+
+
 def scan_speed_rows() -> list[tuple[str, str, str, bool]]:
     import pydicom
     from ingest_factory import make_slice
@@ -119,11 +141,12 @@ def scan_speed_rows() -> list[tuple[str, str, str, bool]]:
 
 
 def main() -> int:
-    rows = dicom2nifti_rows() + dicompyler_rows() + scan_speed_rows()
+    rows = dicom2nifti_rows() + dicompyler_rows() + brain_srs_rows() + scan_speed_rows()
     width = max(len(r[0]) for r in rows)
-    print(f"{'check':{width}s}  {'measured':60s}  {'target':16s}  ok")
+    mw = max(len(r[1]) for r in rows)
+    print(f"{'check':{width}s}  {'measured':{mw}s}  {'target':16s}  ok")
     for name, measured, target, ok in rows:
-        print(f"{name:{width}s}  {measured:60s}  {target:16s}  {'yes' if ok else 'NO'}")
+        print(f"{name:{width}s}  {measured:{mw}s}  {target:16s}  {'yes' if ok else 'NO'}")
     return 0 if all(r[3] for r in rows) else 1
 
 
