@@ -69,6 +69,8 @@ DPI = 110
 DEFAULT_FOV_MM = 60.0
 #: Intensity window of MR images: these percentiles of the non-zero voxels map to black/white.
 WINDOW_PERCENTILES = (1.0, 99.5)
+#: Volumes with more voxels than this are subsampled 2x per axis for the window percentiles.
+WINDOW_SUBSAMPLE_ABOVE = 2_000_000
 
 _RC = {
     "font.size": 13,
@@ -155,7 +157,11 @@ def _axis_coords(image: sitk.Image) -> list[np.ndarray]:
 
 
 def _window(arr: np.ndarray) -> tuple[float, float]:
-    values = arr[np.isfinite(arr) & (arr != 0)]
+    """Display window (low, high) of a 3-D array: percentiles of its non-zero finite voxels.
+    Large volumes are subsampled (every 2nd voxel per axis) to keep this fast."""
+    if arr.size > WINDOW_SUBSAMPLE_ABOVE:
+        arr = arr[::2, ::2, ::2]
+    values = arr[np.isfinite(arr) & (arr != 0)].astype(float)
     if values.size == 0:
         return 0.0, 1.0
     lo, hi = np.percentile(values, WINDOW_PERCENTILES)
@@ -219,18 +225,32 @@ def _draw_slice(
     window: tuple[float, float],
     center_lps: Sequence[float],
     fov_mm: float | None,
-    *,
-    cmap: str = "gray",
 ) -> tuple[np.ndarray, np.ndarray]:
+    return _draw_plane(ax, view, coords, _slice(image_arr, view, ijk).astype(float), window, center_lps, fov_mm)
+
+
+def _draw_plane(
+    ax: Axes,
+    view: str,
+    coords: list[np.ndarray],
+    plane: np.ndarray,
+    window: tuple[float, float],
+    center_lps: Sequence[float],
+    fov_mm: float | None,
+    *,
+    overlay: tuple[np.ndarray, Any] | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Draw one 2-D plane (rows = vertical axis, cols = horizontal axis of ``view``) in mm,
+    radiological orientation, with an optional masked overlay ``(array, colormap)``."""
     h, v, hlabel, vlabel = _view_axes(coords, view)
-    sl = _slice(image_arr, view, ijk)
     dh = h[1] - h[0] if h.size > 1 else 1.0
     dv = v[1] - v[0] if v.size > 1 else 1.0
     extent = (h[0] - dh / 2, h[-1] + dh / 2, v[0] - dv / 2, v[-1] + dv / 2)
-    ax.imshow(
-        sl, cmap=cmap, vmin=window[0], vmax=window[1], origin="lower", extent=extent,
-        interpolation="nearest", aspect="equal",
-    )
+    ax.imshow(plane, cmap="gray", vmin=window[0], vmax=window[1], origin="lower", extent=extent,
+              interpolation="nearest", aspect="equal")
+    if overlay is not None:
+        ax.imshow(overlay[0], cmap=overlay[1], vmin=0, vmax=1, origin="lower", extent=extent,
+                  interpolation="nearest", aspect="equal")
     ch, cv = {"axial": (0, 1), "coronal": (0, 2), "sagittal": (1, 2)}[view]
     ax.set_facecolor("black")  # outside the image: black, as on a scanner console
     if fov_mm is not None:  # the field of view around the centre, clipped to the image
@@ -263,11 +283,11 @@ def _prepare_views(
     ref = aligned[0][1]
     dose_arr = None
     if dose is not None:
-        dose_arr = sitk.GetArrayFromImage(to_axis_aligned_lps(sitk.Cast(dose, sitk.sitkFloat32))).astype(float)
+        dose_arr = sitk.GetArrayFromImage(to_axis_aligned_lps(sitk.Cast(dose, sitk.sitkFloat32)))
     lesion_arr = None
     if lesion is not None:
         lesion_al = to_axis_aligned_lps(sitk.Cast(lesion, sitk.sitkUInt8), is_mask=True)
-        lesion_arr = (sitk.GetArrayFromImage(lesion_al) > 0).astype(float)
+        lesion_arr = sitk.GetArrayFromImage(lesion_al)
     if center_lps is None:
         if lesion is not None and np.any(lesion_arr):
             center = mask_centroid_lps(lesion)
@@ -276,7 +296,7 @@ def _prepare_views(
             center = np.asarray(ref.TransformContinuousIndexToPhysicalPoint([float(s) / 2 for s in size]))
     else:
         center = np.asarray(center_lps, dtype=float).reshape(3)
-    arrays = [(label, sitk.GetArrayFromImage(img).astype(float)) for label, img in aligned]
+    arrays = [(label, sitk.GetArrayFromImage(img)) for label, img in aligned]
     return arrays, dose_arr, lesion_arr, _axis_coords(ref), center, ref
 
 
@@ -324,12 +344,12 @@ def _image_grid(
                 ax = axes[r][c]
                 h, v = _draw_slice(ax, view, coords, ijk, arr, window, center, fov_mm)
                 if dose_arr is not None and levels:
-                    dsl = _slice(dose_arr, view, ijk)
+                    dsl = _slice(dose_arr, view, ijk).astype(float)
                     for _pct, gy, colour, style in levels:
                         if np.nanmax(dsl) >= gy:
                             ax.contour(h, v, dsl, levels=[gy], colors=[colour], linestyles=[style], linewidths=2.0)
                 if lesion_arr is not None:
-                    lsl = _slice(lesion_arr, view, ijk)
+                    lsl = (_slice(lesion_arr, view, ijk) > 0).astype(float)
                     if lsl.max() > 0:
                         ax.contour(
                             h, v, lsl, levels=[0.5], colors=[LESION_STYLE[0]], linestyles=[LESION_STYLE[1]],
@@ -564,9 +584,9 @@ def registration_overlay(
 ) -> bytes:
     """Checkerboard (top row) and edge overlay (bottom row) of a registered pair.
 
-    Top row: :func:`SimpleITK.CheckerBoard` of the two images, each scaled to its own
-    intensity window first (so different contrasts are comparable); a misregistration shows as
-    broken edges at the square borders. Bottom row: the fixed image in grey with the edges of the
+    Top row: :func:`SimpleITK.CheckerBoard` of the two slices through the centre, each image
+    scaled to its own intensity window first (so different contrasts are comparable); a
+    misregistration shows as broken edges at the square borders. Bottom row: the fixed image in grey with the edges of the
     moving image (Canny, :func:`skimage.feature.canny`) in colour; edges should sit on the
     fixed image's boundaries.
 
@@ -584,21 +604,13 @@ def registration_overlay(
         raise ValueError(f"checker_mm must be a positive length in mm, got {checker_mm!r}")
     f_al = to_axis_aligned_lps(sitk.Cast(fixed, sitk.sitkFloat32))
     m_al = to_axis_aligned_lps(sitk.Cast(moving_resampled, sitk.sitkFloat32))
-    f_arr = sitk.GetArrayFromImage(f_al).astype(float)
-    m_arr = sitk.GetArrayFromImage(m_al).astype(float)
+    f_arr = sitk.GetArrayFromImage(f_al)
+    m_arr = sitk.GetArrayFromImage(m_al)
+    f_win, m_win = _window(f_arr), _window(m_arr)
 
-    def _norm(a: np.ndarray) -> np.ndarray:
-        lo, hi = _window(a)
-        return np.clip((a - lo) / (hi - lo), 0.0, 1.0)
+    def _norm(a: np.ndarray, win: tuple[float, float]) -> np.ndarray:
+        return np.clip((a.astype(float) - win[0]) / (win[1] - win[0]), 0.0, 1.0)
 
-    f_n, m_n = _norm(f_arr), _norm(m_arr)
-    f_img = sitk.GetImageFromArray(f_n.astype(np.float32))
-    f_img.CopyInformation(f_al)
-    m_img = sitk.GetImageFromArray(m_n.astype(np.float32))
-    m_img.CopyInformation(f_al)
-    extent_mm = np.asarray(f_al.GetSize()) * np.asarray(f_al.GetSpacing())
-    pattern = [max(1, int(round(e / checker_mm))) for e in extent_mm]
-    checker = sitk.GetArrayFromImage(sitk.CheckerBoard(f_img, m_img, pattern)).astype(float)
     coords = _axis_coords(f_al)
     if center_lps is None:
         size = np.asarray(f_al.GetSize()) - 1
@@ -606,29 +618,33 @@ def registration_overlay(
     else:
         center = np.asarray(center_lps, dtype=float).reshape(3)
     ijk = _center_index(f_al, center)
+    # per view: the two normalised slices (2-D), their checkerboard (SimpleITK) and the moving edges
+    panels = {}
+    for view in _VIEWS:
+        f_sl = _norm(_slice(f_arr, view, ijk), f_win)
+        m_sl = _norm(_slice(m_arr, view, ijk), m_win)
+        h, v, _hl, _vl = _view_axes(coords, view)
+        extent_mm = (h.size * (h[1] - h[0] if h.size > 1 else 1.0), v.size * (v[1] - v[0] if v.size > 1 else 1.0))
+        pattern = [max(1, int(round(e / checker_mm))) for e in extent_mm]
+        checker = sitk.GetArrayFromImage(
+            sitk.CheckerBoard(sitk.GetImageFromArray(f_sl), sitk.GetImageFromArray(m_sl), pattern)
+        )
+        panels[view] = (f_sl, checker, canny(m_sl, sigma=2.0))
     with _rc():
         fig = _new_figure(13.0, 10.2)
         axes = fig.subplots(2, 3)
+        from matplotlib.colors import ListedColormap
+
+        edge_cmap = ListedColormap([OKABE_ITO["orange"]])
         for c, view in enumerate(_VIEWS):
+            f_sl, checker, edges = panels[view]
             ax = axes[0][c]
-            _draw_slice(ax, view, coords, ijk, checker, (0.0, 1.0), center, fov_mm)
+            _draw_plane(ax, view, coords, checker, (0.0, 1.0), center, fov_mm)
             _orientation_letters(ax, view)
             ax.set_title(f"checkerboard — {view}")
             ax = axes[1][c]
-            h, v = _draw_slice(ax, view, coords, ijk, f_n, (0.0, 1.0), center, fov_mm)
-            edges = canny(_slice(m_n, view, ijk), sigma=2.0)
-            overlay = np.ma.masked_where(~edges, edges.astype(float))
-            from matplotlib.colors import ListedColormap
-
-            dh = h[1] - h[0] if h.size > 1 else 1.0
-            dv = v[1] - v[0] if v.size > 1 else 1.0
-            ax.imshow(overlay, cmap=ListedColormap([OKABE_ITO["orange"]]), vmin=0, vmax=1, origin="lower",
-                      extent=(h[0] - dh / 2, h[-1] + dh / 2, v[0] - dv / 2, v[-1] + dv / 2),
-                      interpolation="nearest", aspect="equal")
-            if view == "axial":
-                # imshow on an inverted axis keeps the inversion; re-assert it for clarity
-                if not ax.yaxis_inverted():
-                    ax.invert_yaxis()
+            _draw_plane(ax, view, coords, f_sl, (0.0, 1.0), center, fov_mm,
+                        overlay=(np.ma.masked_where(~edges, edges.astype(float)), edge_cmap))
             _orientation_letters(ax, view)
             ax.set_title(f"follow-up edges on planning — {view}")
         fig.suptitle(f"{title} · squares {checker_mm:g} mm · orange = follow-up edges")
