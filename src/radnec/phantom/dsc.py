@@ -250,6 +250,9 @@ def write_dsc_dicom(
     frame_of_reference_uid: str | None = None,
     series_description: str = "DSC perfusion (radnec phantom)",
     patient_id: str = "PHANTOM",
+    patient_name: str = "PHANTOM",
+    date: str = "20260101",
+    uid_seed: str = "radnec-dsc",
 ) -> Path:
     """Write the series as classic MR Image Storage files, one per slice and frame.
 
@@ -265,9 +268,12 @@ def write_dsc_dicom(
     ref = series.reference
     direction = np.array(ref.GetDirection()).reshape(3, 3)
     iop = [*direction[:, 0], *direction[:, 1]]
-    study_uid = study_uid or generate_uid()
-    series_uid = generate_uid()
-    for_uid = frame_of_reference_uid or generate_uid()
+    def uid(*parts: object) -> str:  # deterministic: same input, same UIDs
+        return generate_uid(entropy_srcs=[uid_seed, *map(str, parts)])
+
+    study_uid = study_uid or uid("study")
+    series_uid = uid("series", study_uid)
+    for_uid = frame_of_reference_uid or uid("for")
     n_t, n_z = series.signal.shape[:2]
     t0 = 10 * 3600.0
     for t in range(n_t):
@@ -278,7 +284,7 @@ def write_dsc_dicom(
             pos = ref.TransformIndexToPhysicalPoint((0, 0, z))
             meta = FileMetaDataset()
             meta.MediaStorageSOPClassUID = MRImageStorage
-            meta.MediaStorageSOPInstanceUID = generate_uid()
+            meta.MediaStorageSOPInstanceUID = uid("sop", series_uid, t, z)
             meta.TransferSyntaxUID = ExplicitVRLittleEndian
             ds = pydicom.Dataset()
             ds.file_meta = meta
@@ -286,14 +292,15 @@ def write_dsc_dicom(
             ds.SOPInstanceUID = meta.MediaStorageSOPInstanceUID
             ds.Modality = "MR"
             ds.PatientID = patient_id
-            ds.PatientName = patient_id
+            ds.PatientName = patient_name
             ds.StudyInstanceUID = study_uid
             ds.SeriesInstanceUID = series_uid
             ds.FrameOfReferenceUID = for_uid
             ds.SeriesDescription = series_description
             ds.SeriesNumber = 900
+            ds.ImageType = ["ORIGINAL", "PRIMARY", "PERFUSION"]
             ds.InstanceNumber = t * n_z + z + 1
-            ds.StudyDate = ds.SeriesDate = ds.AcquisitionDate = "20260101"
+            ds.StudyDate = ds.SeriesDate = ds.AcquisitionDate = date
             secs = t0 + float(series.times_s[t])
             hh, rem = divmod(secs, 3600)
             mm, ss = divmod(rem, 60)
@@ -321,8 +328,127 @@ def write_dsc_dicom(
     return folder
 
 
+def psr_for_leakage(k2_per_s: float, *, lesion_rcbv: float, n_frames: int, tr_s: float, te_ms: float) -> float:
+    """PSR (%) of a noise-free lesion curve with leakage ``k2_per_s``, with the definition used by
+    :func:`radnec.imaging.perfusion.analyze_dsc` (S1 = mean of the last frames, as many as baseline frames)."""
+    from radnec.imaging.perfusion import detect_baseline
+
+    times = np.arange(n_frames) * tr_s
+    wm = R2S_PER_MM * tissue_curve(times, cbv=WM_CBV)
+    dr = R2S_PER_MM * tissue_curve(times, cbv=WM_CBV * lesion_rcbv)
+    cum = np.concatenate([[0.0], np.cumsum((dr[1:] + dr[:-1]) / 2.0 * tr_s)])
+    sig = S0_BRAIN * np.exp(-te_ms / 1000.0 * (dr - k2_per_s * cum))
+    start, end = detect_baseline(S0_BRAIN * np.exp(-te_ms / 1000.0 * wm))
+    s0, smin, s1 = sig[start:end].mean(), sig.min(), sig[-(end - start):].mean()
+    return float(100.0 * (s1 - smin) / (s0 - smin))
+
+
+def leakage_for_psr(psr_pct: float, *, lesion_rcbv: float, n_frames: int, tr_s: float, te_ms: float) -> float:
+    """The K2 (s⁻¹) that gives a lesion curve the wanted PSR (bisection; PSR increases with K2)."""
+    from scipy.optimize import brentq
+
+    def f(k2: float) -> float:
+        return psr_for_leakage(k2, lesion_rcbv=lesion_rcbv, n_frames=n_frames, tr_s=tr_s, te_ms=te_ms) - psr_pct
+
+    lo, hi = -0.2, 0.2
+    if f(lo) > 0 or f(hi) < 0:
+        raise InputError(f"PSR {psr_pct} % cannot be reached with |K2| <= 0.2 /s for rCBV {lesion_rcbv}")
+    return float(brentq(f, lo, hi, xtol=1e-6))
+
+
+def add_dsc_to_phantom(out: str | Path, *, seed: int = 0, study: str | None = None) -> dict:
+    """Add a DSC perfusion series to a phantom case written by ``radnec phantom``.
+
+    The series is written as DICOM into the chosen follow-up study (default: the last one), in its
+    frame of reference and study, on a coarser DSC grid with the same origin and orientation. The
+    lesion gets the rCBV and PSR of its diagnosis (``dsc_scenarios.yaml``); truth goes to
+    ``truth/<study>/dsc_truth.json`` and ``dsc_lesion.nii.gz`` (lesion on the DSC grid), and a ``dsc``
+    entry is added to the time point in ``truth.json``.
+
+    Returns
+    -------
+    dict
+        The DSC truth entry.
+    """
+    from importlib import resources
+
+    import yaml
+
+    from radnec.imaging.contralateral import head_mask_otsu
+    from radnec.ingest.series import read_series
+
+    out = Path(out)
+    truth_path = out / "truth.json"
+    if not truth_path.is_file():
+        raise InputError("no truth.json: not a radnec phantom case folder", path=out)
+    truth = json.loads(truth_path.read_text())
+    tps = [t for t in truth["timepoints"] if t["label"] != "planning"]
+    if not tps:
+        raise InputError("the phantom case has no follow-up study", path=out)
+    tp = tps[-1] if study is None else next((t for t in tps if t["label"] == study), None)
+    if tp is None:
+        raise InputError(f"no follow-up study {study!r} in the case (have {[t['label'] for t in tps]})", path=out)
+    cfg = yaml.safe_load(resources.files("radnec.phantom").joinpath("dsc_scenarios.yaml").read_text())
+    acq = cfg["acquisition"]
+    params = cfg["diagnosis"].get(truth["diagnosis"])
+    if params is None:
+        raise InputError(f"no DSC setting for diagnosis {truth['diagnosis']!r} in dsc_scenarios.yaml")
+
+    t1c = read_series(out / tp["series"]["T1c"]["folder"])
+    lesion_fu = sitk.ReadImage(str(out / tp["masks"]["enhancing"]))
+    spacing = [float(v) for v in acq["spacing_mm"]]
+    size = [max(1, int(round(n * s / d))) for n, s, d in zip(t1c.GetSize(), t1c.GetSpacing(), spacing, strict=True)]
+    grid = sitk.Image(size, sitk.sitkFloat32)
+    grid.SetSpacing(spacing)
+    grid.SetDirection(t1c.GetDirection())
+    # keep the physical field of view: the first voxel centre moves by half the spacing change
+    origin = np.asarray(t1c.GetOrigin()) + np.asarray(t1c.GetDirection()).reshape(3, 3) @ (
+        (np.asarray(spacing) - np.asarray(t1c.GetSpacing())) / 2.0
+    )
+    grid.SetOrigin(tuple(origin))
+    brain = sitk.Resample(head_mask_otsu(t1c), grid, sitk.Transform(), sitk.sitkNearestNeighbor, 0, sitk.sitkUInt8)
+    frac = sitk.Resample(sitk.Cast(lesion_fu > 0, sitk.sitkFloat32), grid, sitk.Transform(), sitk.sitkLinear, 0.0)
+    lesion = sitk.Cast(frac >= 0.5, sitk.sitkUInt8)
+    if not np.any(sitk.GetArrayViewFromImage(lesion)):
+        raise GeometryError("the enhancing lesion vanishes on the DSC grid (smaller than half a DSC voxel)")
+    k2 = leakage_for_psr(params["psr_pct"], lesion_rcbv=params["lesion_rcbv"], n_frames=acq["frames"],
+                         tr_s=acq["tr_s"], te_ms=acq["te_ms"])
+    series = simulate_dsc(grid, brain=brain, lesion=lesion, lesion_rcbv=params["lesion_rcbv"],
+                          n_frames=acq["frames"], tr_s=acq["tr_s"], te_ms=acq["te_ms"], snr=acq["snr"],
+                          lesion_leakage_k2_per_s=k2, seed=seed)
+    folder = out / tp["folder"] / "DSC"
+    write_dsc_dicom(
+        series, folder, study_uid=tp["study_instance_uid"], frame_of_reference_uid=tp["frame_of_reference_uid"],
+        patient_id=truth["patient"]["id"], patient_name=truth["patient"]["name"],
+        date=tp["date"].replace("-", ""), uid_seed=f"radnec-phantom-dsc-{truth['scenario']}-{truth['seed']}-{seed}",
+    )
+    truth_dir = out / "truth" / tp["label"]
+    truth_dir.mkdir(parents=True, exist_ok=True)
+    sitk.WriteImage(lesion, str(truth_dir / "dsc_lesion.nii.gz"), useCompression=True)
+    entry = {
+        "folder": str(folder.relative_to(out)),
+        "lesion_mask_on_dsc_grid": str((truth_dir / "dsc_lesion.nii.gz").relative_to(out)),
+        "lesion_rcbv": params["lesion_rcbv"],
+        "lesion_psr_pct": params["psr_pct"],
+        "leakage_k2_per_s": k2,
+        "te_ms": acq["te_ms"],
+        "tr_s": acq["tr_s"],
+        "frames": acq["frames"],
+        "spacing_mm": spacing,
+        "reference": "normal brain is white-matter-like (CBV 2 ml/100 ml, MTT 6 s) everywhere outside the lesion",
+        "note": "illustrative settings (dsc_scenarios.yaml), not clinical data",
+    }
+    (truth_dir / "dsc_truth.json").write_text(json.dumps(entry, indent=2) + "\n")
+    tp["dsc"] = entry
+    truth_path.write_text(json.dumps(truth, indent=2) + "\n", encoding="utf-8")
+    return entry
+
+
 __all__ = [
     "OsipiCurve",
+    "add_dsc_to_phantom",
+    "leakage_for_psr",
+    "psr_for_leakage",
     "read_osipi_curves",
     "dsc_from_curves",
     "analytic_aif",

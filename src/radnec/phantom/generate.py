@@ -1,0 +1,561 @@
+"""Build a synthetic SRS case in memory (:func:`build_case`) and write it (:func:`generate_case`).
+
+Frames: the PLANNING frame is the MNI152 template space (LPS mm) on an axial grid. Each
+follow-up has its own frame: ``T = R ∘ M`` maps planning points to follow-up points (see
+:mod:`radnec.phantom.deform`). Follow-up images and truth masks are synthesised by resampling
+planning-frame tissue maps and lesion level fields through ``T^-1`` onto the follow-up grid.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import SimpleITK as sitk
+from scipy.ndimage import map_coordinates
+
+from radnec.errors import InputError
+from radnec.phantom import SCENARIOS
+from radnec.phantom.anatomy import Anatomy, _physical_axes, build_anatomy
+from radnec.phantom.config import load_config
+from radnec.phantom.contours import contours_to_mask, mask_to_contours
+from radnec.phantom.contrast import acquire, clean_images
+from radnec.phantom.deform import MassEffect, planning_to_followup, rigid_transform
+from radnec.phantom.dose_model import PlanMetrics, build_dose, plan_metrics
+from radnec.phantom.lesion import (
+    NOISE_SIGMA_MM,
+    TimepointLesions,
+    bubble_cluster,
+    distance_to,
+    edema_level,
+    prescription_for,
+    ring_core,
+    smooth_noise,
+    sphere_level,
+)
+
+log = logging.getLogger(__name__)
+
+TECHNIQUES = ("gk", "linac")
+#: Solid planning lesions at least this radius (mm) get a necrotic core (ring enhancement).
+RING_RADIUS_MM = 9.0
+#: Base date of the synthetic calendar; the seed shifts it (no real dates).
+BASE_DATE = dt.date(2023, 1, 2)
+
+_STREAMS = {"anatomy": 1, "lesion": 2, "dose": 3, "rigid": 4, "noise": 5, "dates": 6, "uid": 7}
+
+
+def rng_for(seed: int, scenario: str, stream: str, *extra: int) -> np.random.Generator:
+    """Independent deterministic random stream per (seed, scenario, purpose)."""
+    return np.random.default_rng([int(seed), SCENARIOS.index(scenario), _STREAMS[stream], *extra])
+
+
+@dataclass
+class Study:
+    """One MR study (planning or follow-up) with its images and truth masks in its own frame."""
+
+    label: str                      # "planning", "fu1", ...
+    months: float
+    days_since_srs: int
+    date: dt.date
+    grid: sitk.Image
+    images: dict[str, sitk.Image]   # "T1c", "FLAIR": uint16
+    masks: dict[str, sitk.Image]    # "enhancing", "necrotic", "edema", "lesion_labels": uint8
+    transform: sitk.Transform | None = None          # planning -> this frame (None: planning)
+    rigid: sitk.Euler3DTransform | None = None
+    mass: MassEffect | None = None
+    planning_masks: dict[str, np.ndarray] = field(default_factory=dict)  # planning-frame truth
+    seeds_lps: dict[str, list[float]] = field(default_factory=dict)
+    centres_lps: dict[str, list[float]] = field(default_factory=dict)
+
+
+@dataclass
+class PhantomCase:
+    """Everything the generator knows about one case (in memory)."""
+
+    scenario: str
+    seed: int
+    technique: str
+    fractions: int
+    voxel_mm: float
+    months: list[float]
+    anatomy: Anatomy
+    site: str
+    gtv_diameter_mm: float
+    structures: dict[str, sitk.Image]          # planning-grid masks rasterised from the contours
+    contours: dict[str, list[np.ndarray]]      # LPS mm polygons per structure
+    dose: sitk.Image                            # Gy, float32, RTDOSE grid (sub-box of planning grid)
+    dose_on_planning: np.ndarray                # Gy on the full planning grid (z, y, x)
+    metrics: PlanMetrics
+    prescription_gy: float
+    isodose_fraction: float
+    srs_date: dt.date
+    studies: list[Study]
+    index_lesion: str
+    lesion_names: dict[str, str]
+    pattern_measures: list[dict] = field(default_factory=list)
+
+
+def _grid_axes_points(grid: sitk.Image) -> np.ndarray:
+    n = np.array(grid.GetSize())
+    return np.array([grid.TransformContinuousIndexToPhysicalPoint([float(v) for v in (i, j, k)])
+                     for i in (0, n[0] - 1) for j in (0, n[1] - 1) for k in (0, n[2] - 1)])
+
+
+def _followup_grid(planning: sitk.Image, rigid: sitk.Euler3DTransform, pad_mm: float) -> sitk.Image:
+    corners = np.array([rigid.TransformPoint(p.tolist()) for p in _grid_axes_points(planning)])
+    s = planning.GetSpacing()[0]
+    lo = corners.min(0) - pad_mm
+    hi = corners.max(0) + pad_mm
+    n = np.ceil((hi - lo) / s).astype(int) + 1
+    g = sitk.Image([int(v) for v in n], sitk.sitkUInt8)
+    g.SetSpacing(planning.GetSpacing())
+    g.SetOrigin([float(round(v, 3)) for v in lo])
+    g.SetDirection(np.eye(3).ravel().tolist())
+    return g
+
+
+def _img(arr: np.ndarray, grid: sitk.Image, pixel: int) -> sitk.Image:
+    im = sitk.GetImageFromArray(arr)
+    im.CopyInformation(grid)
+    return sitk.Cast(im, pixel) if im.GetPixelID() != pixel else im
+
+
+def _centroid_lps(mask: np.ndarray, grid: sitk.Image) -> np.ndarray:
+    idx = np.argwhere(mask).mean(0)[::-1]
+    return np.array(grid.TransformContinuousIndexToPhysicalPoint([float(v) for v in idx]))
+
+
+def _param(values: list, i: int):
+    return values[min(i, len(values) - 1)]
+
+
+def _masks_from_fields(lesion: dict[str, np.ndarray], core: dict[str, np.ndarray], edema: np.ndarray,
+                       brain: np.ndarray, csf: np.ndarray) -> dict[str, np.ndarray]:
+    labels = np.zeros(edema.shape, dtype=np.uint8)
+    necrotic = np.zeros(edema.shape, dtype=bool)
+    for i, name in enumerate(sorted(lesion), start=1):
+        inside = (lesion[name] > 0) & (labels == 0)
+        labels[inside] = i
+        necrotic |= inside & (core[name] > 0)
+    t1lesion = labels > 0
+    return {
+        "enhancing": t1lesion & ~necrotic,
+        "necrotic": necrotic,
+        "edema": (edema > 0) & (brain > 0.5) & (csf < 0.5) & ~t1lesion,
+        "lesion_labels": labels,
+    }
+
+
+def build_case(
+    scenario: str,
+    seed: int,
+    *,
+    months: list[float] | None = None,
+    technique: str = "gk",
+    fractions: int = 1,
+    voxel_mm: float = 1.0,
+    site: str | None = None,
+) -> PhantomCase:
+    """Generate one case in memory.
+
+    Parameters
+    ----------
+    scenario
+        One of ``necrosis``, ``infield``, ``marginal``, ``distant``, ``stable``.
+    seed
+        Non-negative integer; the same seed gives the same case.
+    months
+        Follow-up times (months after SRS), strictly increasing, > 0.
+    technique
+        ``gk`` (prescription at the 50 % isodose) or ``linac`` (~80 %).
+    fractions
+        1, 3 or 5 (ASTRO 2022 dose table in ``scenarios.yaml``).
+    voxel_mm
+        Isotropic voxel size (mm) of every MR series and of the dose grid.
+    site
+        Named metastasis site from ``scenarios.yaml`` (default: chosen by the seed).
+    """
+    cfg = load_config()
+    if scenario not in SCENARIOS:
+        raise InputError(f"unknown scenario {scenario!r}; choose one of {', '.join(SCENARIOS)}")
+    if technique not in TECHNIQUES:
+        raise InputError(f"unknown technique {technique!r}; choose gk or linac")
+    if seed < 0:
+        raise InputError(f"seed must be a non-negative integer, got {seed}")
+    months = [float(m) for m in (months if months is not None else cfg["default_months"])]
+    if not months or any(m <= 0 for m in months) or any(b <= a for a, b in zip(months, months[1:])):
+        raise InputError(f"follow-up months must be positive and strictly increasing, got {months}")
+    sc = cfg["scenarios"][scenario]
+    fu_cfg = cfg["followup"]
+    tech = cfg["technique"][technique]
+    anat = build_anatomy(float(voxel_mm))
+    grid = anat.grid
+    axes = _physical_axes(grid)
+    spacing_zyx = tuple(float(v) for v in grid.GetSpacing()[::-1])
+    voxel_cc = float(np.prod(spacing_zyx)) / 1000.0
+    brain = sitk.GetArrayFromImage(anat.brain) > 0
+    csf = sitk.GetArrayFromImage(anat.csf)
+    gm = sitk.GetArrayFromImage(anat.gm)
+
+    # --- planning lesion -------------------------------------------------------------------
+    rl = rng_for(seed, scenario, "lesion")
+    sites = cfg["anatomy"]["sites"]
+    site_names = sorted(sites)
+    if site is None:
+        site = site_names[int(rl.integers(len(site_names)))]
+    elif site not in sites:
+        raise InputError(f"unknown site {site!r}; choose one of {', '.join(site_names)}")
+    c0 = np.array(sites[site], dtype=float) + rl.uniform(-3, 3, size=3)
+    diameter = float(rl.uniform(*sc["gtv_diameter_mm"]))
+    r0 = diameter / 2.0
+    rx = prescription_for(diameter, fractions, cfg["prescription"])
+    sigma_vox = NOISE_SIGMA_MM / voxel_mm
+    shape_noise = smooth_noise(rl, brain.shape, sigma_vox)
+    edema_noise = smooth_noise(rl, brain.shape, 2 * sigma_vox)
+    level0 = sphere_level(axes, c0, r0, shape_noise)
+    core0 = ring_core(level0, max(3.0, 0.45 * r0)) if r0 >= RING_RADIUS_MM else np.full_like(level0, -1.0)
+
+    # --- structures (contour round trip) and dose ------------------------------------------
+    gtv_mask = level0 > 0
+    ptv_mask = (level0 + tech["ptv_margin_mm"]) > 0
+    struct_src = {"GTV": gtv_mask, "PTV": ptv_mask, "Brain": brain,
+                  "Brainstem": sitk.GetArrayFromImage(anat.brainstem) > 0}
+    contours, structures = {}, {}
+    for name, m in struct_src.items():
+        contours[name] = mask_to_contours(_img(m.astype(np.uint8), grid, sitk.sitkUInt8))
+        if name in ("GTV", "PTV"):  # targets: use exactly what the RTSTRUCT says
+            m = contours_to_mask(contours[name], grid)
+        structures[name] = _img(m.astype(np.uint8), grid, sitk.sitkUInt8)
+    gtv = sitk.GetArrayFromImage(structures["GTV"]) > 0
+    ptv = sitk.GetArrayFromImage(structures["PTV"]) > 0
+    brain_s = sitk.GetArrayFromImage(structures["Brain"]) > 0
+    dcfg = cfg["dose_model"]
+    rd = rng_for(seed, scenario, "dose")
+    nz = np.argwhere(ptv)
+    m = int(np.ceil(dcfg["box_margin_mm"] / voxel_mm))
+    lo = np.maximum(nz.min(0) - m, 0)
+    hi = np.minimum(nz.max(0) + m + 1, ptv.shape)
+    box = tuple(slice(a, b) for a, b in zip(lo, hi))
+    dose_arr = build_dose(
+        ptv[box], distance_mm=-(level0[box] + tech["ptv_margin_mm"]), spacing_zyx=spacing_zyx, prescription_gy=rx, isodose_fraction=tech["isodose_fraction"],
+        ci_target=float(rd.uniform(*dcfg["ci_target"])), gi_target=float(rd.uniform(*dcfg["gi_target"])),
+        bath_fraction=dcfg["low_dose_bath_fraction"], bath_length_mm=dcfg["low_dose_bath_length_mm"],
+        smoothing_sigma_mm=dcfg["smoothing_sigma_mm"],
+    )
+    dose_grid = sitk.RegionOfInterest(grid, [int(v) for v in (hi - lo)[::-1]], [int(v) for v in lo[::-1]])
+    dose_img = _img(dose_arr.astype(np.float32), dose_grid, sitk.sitkFloat32)
+    dose_full = np.zeros(brain.shape, dtype=np.float32)
+    dose_full[box] = dose_arr
+    metrics = plan_metrics(dose_arr, ptv=ptv[box], gtv=gtv[box], brain=brain_s[box], voxel_cc=voxel_cc,
+                           prescription_gy=rx, v12_threshold_gy=dcfg["v12_threshold_gy"])
+    piv = dose_full >= rx
+    piv50 = dose_full >= 0.5 * rx
+    dose_centre = _centroid_lps(piv, grid)
+    r_rx = (3.0 * metrics.piv_cc * 1000.0 / (4.0 * np.pi)) ** (1.0 / 3.0)
+
+    # --- lesion evolution (planning frame) ----------------------------------------------------
+    fields: list[TimepointLesions] = []
+    edema_cfg = sc["edema_ratio"]
+    planning_tp = TimepointLesions(lesion={"L1": level0}, core={"L1": core0}, edema=None)  # type: ignore[arg-type]
+    fields.append(planning_tp)
+    index_lesion = "L1"
+    names = {"L1": "treated metastasis"}
+    if scenario == "marginal":
+        c_n = _marginal_centre(dose_img, dose_centre, rx, sc["nodule_isodose"], brain, grid, rl)
+    if scenario == "distant":
+        c_new = _distant_centre(sites, site, piv50, grid, sc["new_min_distance_mm"] + max(sc["new_radius_mm"]), brain, rl)
+        names["L2"] = "new metastasis"
+        index_lesion = "L2"
+    if scenario == "infield":
+        d = rl.normal(size=3); d /= np.linalg.norm(d)
+        c_in = dose_centre + d * sc["nodule_offset_fraction"] * r_rx
+    if scenario == "necrosis":
+        n_b = int(rl.integers(5, 9))
+        dirs = rl.normal(size=(n_b, 3)); dirs /= np.linalg.norm(dirs, axis=1, keepdims=True)
+        bub = rl.uniform(0.35, 0.5, size=n_b)
+        rim = float(rl.uniform(*sc["rim_mm"]))
+        d_ptv = None
+    for i, _m in enumerate(months):
+        lesion: dict[str, np.ndarray] = {}
+        core: dict[str, np.ndarray] = {}
+        if scenario == "necrosis":
+            if d_ptv is None:
+                from radnec.phantom.dose_model import signed_distance_mm
+                d_ptv = np.full(brain.shape, 1e3, dtype=np.float32)
+                d_ptv[box] = signed_distance_mm(dose_arr >= rx, spacing_zyx)
+            s = _param(sc["envelope_scale"], i)
+            base = (s - 1.0) * r_rx - d_ptv + 1.0 * shape_noise
+            levels = [base]
+            for k in range(n_b):
+                cb = dose_centre + dirs[k] * 0.75 * s * r_rx
+                levels.append(sphere_level(axes, cb, bub[k] * s * r_rx, shape_noise, amplitude=0.05))
+            lesion["L1"], core["L1"] = bubble_cluster(levels, rim)
+        elif scenario == "infield":
+            res = sphere_level(axes, c0, r0 * _param(sc["residual_scale"], i), shape_noise)
+            nod = sphere_level(axes, c_in, _param(sc["nodule_scale"], i) * r_rx, shape_noise, amplitude=0.06)
+            lesion["L1"] = np.maximum(res, nod)
+            core["L1"] = np.full_like(res, -1.0)
+        elif scenario == "marginal":
+            res = sphere_level(axes, c0, r0 * _param(sc["residual_scale"], i), shape_noise)
+            nod = sphere_level(axes, c_n, _param(sc["nodule_radius_mm"], i), shape_noise, amplitude=0.06)
+            lesion["L1"] = np.maximum(res, nod)
+            core["L1"] = np.full_like(res, -1.0)
+        else:  # distant, stable: the treated lesion shrinks
+            r_i = r0 * _param(sc["residual_scale"], i)
+            lesion["L1"] = sphere_level(axes, c0, r_i, shape_noise)
+            core["L1"] = ring_core(lesion["L1"], max(3.0, 0.45 * r_i)) if r_i >= RING_RADIUS_MM else np.full_like(level0, -1.0)
+            if scenario == "distant":
+                lesion["L2"] = sphere_level(axes, c_new, _param(sc["new_radius_mm"], i), shape_noise, amplitude=0.06)
+                core["L2"] = np.full_like(level0, -1.0)
+        fields.append(TimepointLesions(lesion=lesion, core=core, edema=None))  # type: ignore[arg-type]
+
+    # edema per time point (ratio to enhancing volume drawn from the scenario's ranges)
+    for t, tp in enumerate(fields):
+        ranges = cfg["planning_edema_ratio"] if t == 0 else _param(edema_cfg, t - 1)
+        t1lesion = np.zeros(brain.shape, dtype=bool)
+        for name in tp.lesion:
+            t1lesion |= tp.lesion[name] > 0
+        allowed = brain & (csf < 0.5) & ~t1lesion
+        ed = np.full(brain.shape, -1.0, dtype=np.float32)
+        for name in sorted(tp.lesion):
+            les = tp.lesion[name] > 0
+            enh_cc = float((les & ~(tp.core[name] > 0)).sum()) * voxel_cc
+            ratio = float(rl.uniform(*ranges))
+            c = _centroid_lps(les, grid)
+            dist_eff = distance_to(axes, c) * (1.0 + 0.25 * edema_noise) * (1.0 + 1.5 * gm)
+            dist_eff = np.where(les, 0.0, dist_eff).astype(np.float32)
+            ed = np.maximum(ed, edema_level(dist_eff=dist_eff, allowed=allowed, target_cc=ratio * enh_cc, voxel_cc=voxel_cc))
+            tp.edema_ratio_target[name] = ratio
+            tp.centres[name] = c
+        tp.edema = ed
+
+    # --- synthesise studies --------------------------------------------------------------------
+    rdates = rng_for(seed, scenario, "dates")
+    srs_date = BASE_DATE + dt.timedelta(days=int(rdates.integers(0, 720)))
+    plan_mr_date = srs_date - dt.timedelta(days=int(rdates.integers(2, 9)))
+    t1 = sitk.GetArrayFromImage(anat.t1); wm = sitk.GetArrayFromImage(anat.wm)
+    brain_f = brain.astype(np.float32)
+    tissue = dict(t1=t1, gm=gm, wm=wm, csf=csf, brain=brain_f)
+    studies: list[Study] = []
+    brain_centre = _centroid_lps(brain, grid)
+    rr = rng_for(seed, scenario, "rigid")
+    for i, tp in enumerate(fields):
+        pm = _masks_from_fields(tp.lesion, tp.core, tp.edema, brain_f, csf)
+        img_t1c, img_flair = clean_images(**tissue, enhancing=pm["enhancing"], core=pm["necrotic"], edema=pm["edema"])
+        rn = rng_for(seed, scenario, "noise", i)
+        if i == 0:
+            acq = dict(rng=rn, noise_fraction=fu_cfg["noise_fraction"], bias_amplitude=0.5 * fu_cfg["bias_amplitude"])
+            studies.append(Study(
+                label="planning", months=0.0, days_since_srs=(plan_mr_date - srs_date).days, date=plan_mr_date,
+                grid=grid,
+                images={"T1c": _img(acquire(img_t1c, **acq), grid, sitk.sitkUInt16),
+                        "FLAIR": _img(acquire(img_flair, **acq), grid, sitk.sitkUInt16)},
+                masks={k: _img(v.astype(np.uint8), grid, sitk.sitkUInt8) for k, v in pm.items()},
+                planning_masks=pm,
+            ))
+            _add_seeds(studies[-1])
+            continue
+        mo = months[i - 1]
+        rigid = rigid_transform(rr, centre=brain_centre, min_deg=fu_cfg["rigid_min_deg"], max_deg=fu_cfg["rigid_max_deg"],
+                                min_mm=fu_cfg["rigid_min_mm"], max_mm=fu_cfg["rigid_max_mm"])
+        vol = (pm["lesion_labels"] > 0).sum() * voxel_cc + 0.25 * pm["edema"].sum() * voxel_cc
+        amp = fu_cfg["mass_effect_max_mm"] * float(np.clip(vol / fu_cfg["mass_effect_reference_cc"], 0.1, 1.0))
+        r_les = (3.0 * (pm["lesion_labels"] == 1).sum() * voxel_cc * 1000.0 / (4.0 * np.pi)) ** (1.0 / 3.0)
+        support = max(fu_cfg["mass_effect_support_mm"], 3.0 * (r_les + fu_cfg["mass_effect_peak_offset_mm"]))
+        mass = MassEffect(tuple(float(v) for v in tp.centres["L1"]), amp, support)
+        fgrid = _followup_grid(grid, rigid, pad_mm=10.0)
+        coords = _planning_indices_of(fgrid, grid, rigid, mass)
+        fshape = fgrid.GetSize()[::-1]
+        r_t1c = _sample(img_t1c, coords, 0.0).reshape(fshape)
+        r_flair = _sample(img_flair, coords, 0.0).reshape(fshape)
+        names_l = sorted(tp.lesion)
+        truth_fields = [tp.lesion[n] for n in names_l] + [tp.core[n] for n in names_l] + [tp.edema]
+        sampled = _sample_in_box(truth_fields, coords, -1.0, extra=[brain_f, csf])
+        nl = len(names_l)
+        les = {n: sampled[j].reshape(fshape) for j, n in enumerate(names_l)}
+        cor = {n: sampled[nl + j].reshape(fshape) for j, n in enumerate(names_l)}
+        ed = sampled[2 * nl].reshape(fshape)
+        fm = _masks_from_fields(les, cor, ed, sampled[2 * nl + 1].reshape(fshape), sampled[2 * nl + 2].reshape(fshape))
+        acq = dict(rng=rn, noise_fraction=fu_cfg["noise_fraction"], bias_amplitude=fu_cfg["bias_amplitude"])
+        days = int(round(mo * fu_cfg["days_per_month"]))
+        st = Study(
+            label=f"fu{i}", months=mo, days_since_srs=days, date=srs_date + dt.timedelta(days=days), grid=fgrid,
+            images={"T1c": _img(acquire(r_t1c, **acq), fgrid, sitk.sitkUInt16),
+                    "FLAIR": _img(acquire(r_flair, **acq), fgrid, sitk.sitkUInt16)},
+            masks={k: _img(v.astype(np.uint8), fgrid, sitk.sitkUInt8) for k, v in fm.items()},
+            transform=planning_to_followup(rigid, mass, spacing_mm=fu_cfg["field_spacing_mm"]),
+            rigid=rigid, mass=mass, planning_masks=pm,
+        )
+        _add_seeds(st)
+        studies.append(st)
+
+    case = PhantomCase(
+        scenario=scenario, seed=seed, technique=technique, fractions=fractions, voxel_mm=float(voxel_mm),
+        months=months, anatomy=anat, site=site, gtv_diameter_mm=diameter, structures=structures,
+        contours=contours, dose=dose_img, dose_on_planning=dose_full, metrics=metrics, prescription_gy=rx,
+        isodose_fraction=metrics.isodose_fraction, srs_date=srs_date, studies=studies,
+        index_lesion=index_lesion, lesion_names=names,
+    )
+    from radnec.phantom.truth import pattern_measures
+
+    case.pattern_measures = [pattern_measures(case, st) for st in studies[1:]]
+    return case
+
+
+def _planning_indices_of(fgrid: sitk.Image, grid: sitk.Image, rigid, mass: MassEffect) -> np.ndarray:
+    """Continuous planning-array indices (3, N; z, y, x order) of every follow-up voxel centre,
+    i.e. ``T^-1 = M^-1 ∘ R^-1`` evaluated exactly (affine part by broadcasting, radial inverse
+    only inside the support of the mass effect)."""
+    inv = rigid.GetInverse()
+    a = np.array(inv.GetMatrix()).reshape(3, 3)
+    c = np.array(inv.GetCenter()); t = np.array(inv.GetTranslation())
+    off = c + t - a @ c
+    of = np.array(fgrid.GetOrigin()); sf = np.array(fgrid.GetSpacing())
+    op = np.array(grid.GetOrigin()); sp = np.array(grid.GetSpacing())
+    g = (a * sf[None, :]) / sp[:, None]           # planning index per follow-up index (x, y, z)
+    h = (a @ of + off - op) / sp
+    n = fgrid.GetSize()
+    ii = np.arange(n[0], dtype=np.float64).reshape(1, 1, -1)
+    jj = np.arange(n[1], dtype=np.float64).reshape(1, -1, 1)
+    kk = np.arange(n[2], dtype=np.float64).reshape(-1, 1, 1)
+    coords = np.empty((3, n[2], n[1], n[0]), dtype=np.float32)
+    for row, d in ((0, 2), (1, 1), (2, 0)):      # output order z, y, x
+        coords[row] = (g[d, 0] * ii + g[d, 1] * jj) + (g[d, 2] * kk + h[d])
+    coords = coords.reshape(3, -1)
+    cen = np.asarray(mass.centre)
+    r2 = np.zeros(coords.shape[1], dtype=np.float32)
+    for row, d in ((0, 2), (1, 1), (2, 0)):
+        r2 += (op[d] + sp[d] * coords[row] - cen[d]) ** 2
+    near = np.flatnonzero(r2 < mass.support_mm**2)
+    if near.size:
+        x = np.column_stack([op[d] + sp[d] * coords[row, near].astype(np.float64) for row, d in ((2, 0), (1, 1), (0, 2))])
+        x = mass.inverse_points(x)
+        for row, d in ((0, 2), (1, 1), (2, 0)):
+            coords[row, near] = (x[:, d] - op[d]) / sp[d]
+    return coords
+
+
+def _sample(arr: np.ndarray, coords: np.ndarray, cval: float) -> np.ndarray:
+    return map_coordinates(arr, coords, order=1, mode="constant", cval=cval, prefilter=False)
+
+
+def _sample_in_box(arrays: list[np.ndarray], coords: np.ndarray, cval: float,
+                   extra: list[np.ndarray] = ()) -> list[np.ndarray]:
+    """Linear sampling of level fields, evaluated only in the bounding box where any of them is
+    > ``cval`` (``cval`` elsewhere); ``extra`` arrays are sampled in the same box (0 outside)."""
+    any_in = np.zeros(arrays[0].shape, dtype=bool)
+    for a in arrays:
+        any_in |= a > cval
+    out = [np.full(coords.shape[1], cval, dtype=np.float32) for _ in arrays]
+    out += [np.zeros(coords.shape[1], dtype=np.float32) for _ in extra]
+    if not any_in.any():
+        return out
+    nz = np.argwhere(any_in)
+    lo = np.maximum(nz.min(0) - 2, 0)
+    hi = np.minimum(nz.max(0) + 3, any_in.shape)
+    sel = np.flatnonzero(np.all((coords >= lo[:, None]) & (coords <= (hi - 1)[:, None]), axis=0))
+    local = coords[:, sel] - lo[:, None].astype(np.float32)
+    box = tuple(slice(a, b) for a, b in zip(lo, hi))
+    for o, a in zip(out, list(arrays) + list(extra)):
+        o[sel] = map_coordinates(np.ascontiguousarray(a[box]), local, order=1, mode="nearest", prefilter=False)
+    return out
+
+
+def _add_seeds(study: Study) -> None:
+    """Seed point per lesion in the study's own frame: the enhancing voxel nearest to the lesion
+    centroid (so a region grower started there lands in enhancing tissue)."""
+    labels = sitk.GetArrayFromImage(study.masks["lesion_labels"])
+    enh = sitk.GetArrayFromImage(study.masks["enhancing"]) > 0
+    for j in range(1, int(labels.max()) + 1):
+        name = f"L{j}"
+        comp = labels == j
+        if not comp.any():
+            continue
+        c = np.argwhere(comp).mean(0)
+        cand = np.argwhere(comp & enh)
+        if cand.size == 0:
+            cand = np.argwhere(comp)
+        best = cand[np.argmin(((cand - c) ** 2).sum(1))]
+        study.seeds_lps[name] = list(study.grid.TransformIndexToPhysicalPoint([int(v) for v in best[::-1]]))
+        study.centres_lps[name] = list(study.grid.TransformContinuousIndexToPhysicalPoint([float(v) for v in c[::-1]]))
+
+
+def _marginal_centre(dose_img, dose_centre, rx, iso, brain, grid, rng) -> np.ndarray:
+    """Point where the dose equals ``iso * rx`` along a ray from the dose centre towards the
+    brain interior (randomised within 60°)."""
+    bc = _centroid_lps(brain, grid)
+    to_c = bc - dose_centre
+    to_c /= np.linalg.norm(to_c)
+    interp = sitk.LinearInterpolateImageFunction() if hasattr(sitk, "LinearInterpolateImageFunction") else None
+    arr = sitk.GetArrayFromImage(dose_img)
+    for _ in range(50):
+        d = to_c + rng.normal(scale=0.6, size=3)
+        d /= np.linalg.norm(d)
+        prev = None
+        for step in np.arange(0.0, 60.0, 0.1):
+            p = dose_centre + d * step
+            idx = dose_img.TransformPhysicalPointToContinuousIndex(p.tolist())
+            ii = np.round(idx).astype(int)[::-1]
+            if np.any(ii < 0) or np.any(ii >= arr.shape):
+                break
+            val = _trilinear(arr, np.array(idx)[::-1])
+            if val <= iso * rx:
+                prev = p
+                break
+        if prev is not None:
+            k = grid.TransformPhysicalPointToIndex(prev.tolist())[::-1]
+            if brain[k]:
+                return prev
+    raise InputError("could not place a marginal nodule inside the brain; try another seed")
+
+
+def _trilinear(arr: np.ndarray, idx: np.ndarray) -> float:
+    from scipy.ndimage import map_coordinates
+
+    return float(map_coordinates(arr, idx.reshape(3, 1), order=1, mode="nearest")[0])
+
+
+def _distant_centre(sites, site, piv50, grid, min_mm, brain, rng) -> np.ndarray:
+    pts = np.argwhere(piv50)[:, ::-1]
+    phys = np.array(grid.GetOrigin()) + pts * np.array(grid.GetSpacing())
+    options = []
+    for name in sorted(sites):
+        if name == site:
+            continue
+        c = np.array(sites[name], dtype=float)
+        if np.sqrt(((phys - c) ** 2).sum(1)).min() >= min_mm:
+            options.append(c)
+    if not options:
+        raise InputError("no site is far enough from the 50 % isodose for a distant metastasis")
+    return options[int(rng.integers(len(options)))] + rng.uniform(-2, 2, size=3)
+
+
+def generate_case(
+    scenario: str,
+    seed: int,
+    out: str | Path,
+    *,
+    months: list[float] | None = None,
+    technique: str = "gk",
+    fractions: int = 1,
+    voxel_mm: float = 1.0,
+    site: str | None = None,
+    montage: bool = False,
+) -> dict:
+    """Generate a case and write it to ``out`` (DICOM + ``truth.json``); return the truth dict.
+
+    See :func:`build_case` for the parameters; ``montage`` also writes ``montage.png``."""
+    from radnec.phantom.writer import write_case
+
+    case = build_case(scenario, seed, months=months, technique=technique, fractions=fractions,
+                      voxel_mm=voxel_mm, site=site)
+    truth = write_case(case, Path(out))
+    if montage:
+        from radnec.phantom.montage import save_montage
+
+        save_montage(case, Path(out) / "montage.png")
+    return truth
