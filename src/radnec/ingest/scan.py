@@ -309,6 +309,11 @@ def _read_header(p: Path) -> Any:
     reason = _check_truncated(ds, p, size)
     if reason:
         raise InputError(reason, path=p)
+    try:
+        for _ in ds:  # parse every value that was not deferred (sequences are parsed lazily)
+            pass
+    except Exception as exc:  # noqa: BLE001 - pydicom raises OSError/ValueError/... on cut sequences
+        raise InputError(f"truncated or corrupt DICOM header ({type(exc).__name__}: {exc})", path=p) from exc
     if "SOPClassUID" not in ds:
         media = str(getattr(getattr(ds, "file_meta", None), "MediaStorageSOPClassUID", ""))
         if media == DICOMDIR_SOP_CLASS:
@@ -517,82 +522,100 @@ def _scan(root_path: Path, *, recursive: bool) -> Inventory:
         except InputError as exc:
             inv.skipped.append(SkippedFile(path=str(path), reason=exc.message))
             continue
-        sop_class = str(ds.SOPClassUID)
-        kind = classify(ds)
-        if kind is None:
-            name = SOP_CLASS_NAMES.get(sop_class)
-            if name is None:
-                try:
-                    from pydicom.uid import UID
-
-                    name = UID(sop_class).name
-                except Exception:  # noqa: BLE001
-                    name = sop_class
+        try:
+            _add_dataset(inv, ds, path, series, seen_sops, patient_keys)
+        except InputError as exc:
+            inv.skipped.append(SkippedFile(path=str(path), reason=exc.message))
+        except Exception as exc:  # noqa: BLE001 - a deferred value that cannot be read
             inv.skipped.append(
-                SkippedFile(path=str(path), reason=f"unsupported SOP class {name} ({sop_class})")
+                SkippedFile(path=str(path), reason=f"truncated or corrupt DICOM ({type(exc).__name__}: {exc})")
             )
-            continue
-        missing = [k for k in ("SOPInstanceUID", "SeriesInstanceUID", "StudyInstanceUID") if k not in ds]
-        if missing:
-            inv.skipped.append(
-                SkippedFile(
-                    path=str(path),
-                    reason=f"{kind} object without {', '.join(missing)} (truncated or incomplete header)",
-                )
-            )
-            continue
-        sop_uid = str(ds.SOPInstanceUID)
-        if sop_uid in seen_sops:
-            inv.skipped.append(
-                SkippedFile(path=str(path), reason=f"duplicate SOP Instance UID (same object as {seen_sops[sop_uid]})")
-            )
-            continue
-        seen_sops[sop_uid] = str(path)
-
-        pkey = hashlib.sha256(
-            f"{ds.get('PatientID', '')}|{ds.get('PatientName', '')}".encode("utf-8", "replace")
-        ).hexdigest()
-        if pkey not in patient_keys:
-            patient_keys[pkey] = f"patient-{len(patient_keys) + 1}"
-
-        key = (str(ds.SeriesInstanceUID), kind)
-        entry = series.setdefault(
-            key,
-            {
-                "patient": patient_keys[pkey],
-                "study": str(ds.StudyInstanceUID),
-                "study_date": _date(ds.get("StudyDate")),
-                "study_description": _str(ds.get("StudyDescription")),
-                "modality": str(ds.get("Modality", "")),
-                "description": _str(ds.get("SeriesDescription")),
-                "series_number": _int(ds.get("SeriesNumber")),
-                "acquisition_date": _date(
-                    ds.get("AcquisitionDate")
-                    or ds.get("AcquisitionDateTime")
-                    or ds.get("SeriesDate")
-                    or ds.get("ContentDate")
-                ),
-                "fors": [],
-                "files": [],
-                "frames": 0,
-                "objects": [],
-            },
-        )
-        entry["files"].append(str(path))
-        entry["frames"] += _int(ds.get("NumberOfFrames")) or 1
-        if kind in IMAGE_KINDS:
-            fo_r = _str(ds.get("FrameOfReferenceUID"))
-        else:
-            obj = _object_info(ds, kind, path)
-            entry["objects"].append(obj)
-            fo_r = obj.frame_of_reference_uid
-        if fo_r not in entry["fors"]:
-            entry["fors"].append(fo_r)
 
     _assemble(inv, series)
     _relate(inv)
     log.info("scanned %d files: %d series, %d skipped", inv.n_files, len(inv.all_series()), len(inv.skipped))
     return inv
+
+
+def _add_dataset(
+    inv: Inventory,
+    ds: Any,
+    path: Path,
+    series: dict[tuple[str, str], dict[str, Any]],
+    seen_sops: dict[str, str],
+    patient_keys: dict[str, str],
+) -> None:
+    """Record one DICOM dataset in ``series`` (or in ``inv.skipped`` with the reason)."""
+    sop_class = str(ds.SOPClassUID)
+    kind = classify(ds)
+    if kind is None:
+        name = SOP_CLASS_NAMES.get(sop_class)
+        if name is None:
+            try:
+                from pydicom.uid import UID
+
+                name = UID(sop_class).name
+            except Exception:  # noqa: BLE001
+                name = sop_class
+        inv.skipped.append(
+            SkippedFile(path=str(path), reason=f"unsupported SOP class {name} ({sop_class})")
+        )
+        return
+    missing = [k for k in ("SOPInstanceUID", "SeriesInstanceUID", "StudyInstanceUID") if k not in ds]
+    if missing:
+        inv.skipped.append(
+            SkippedFile(
+                path=str(path),
+                reason=f"{kind} object without {', '.join(missing)} (truncated or incomplete header)",
+            )
+        )
+        return
+    obj = None if kind in IMAGE_KINDS else _object_info(ds, kind, path)  # may raise on a corrupt value
+    sop_uid = str(ds.SOPInstanceUID)
+    if sop_uid in seen_sops:
+        inv.skipped.append(
+            SkippedFile(path=str(path), reason=f"duplicate SOP Instance UID (same object as {seen_sops[sop_uid]})")
+        )
+        return
+    seen_sops[sop_uid] = str(path)
+
+    pkey = hashlib.sha256(
+        f"{ds.get('PatientID', '')}|{ds.get('PatientName', '')}".encode("utf-8", "replace")
+    ).hexdigest()
+    if pkey not in patient_keys:
+        patient_keys[pkey] = f"patient-{len(patient_keys) + 1}"
+
+    n_frames = _int(ds.get("NumberOfFrames")) or 1
+    fo_r = _str(ds.get("FrameOfReferenceUID")) if obj is None else obj.frame_of_reference_uid
+    key = (str(ds.SeriesInstanceUID), kind)
+    entry = series.setdefault(
+        key,
+        {
+            "patient": patient_keys[pkey],
+            "study": str(ds.StudyInstanceUID),
+            "study_date": _date(ds.get("StudyDate")),
+            "study_description": _str(ds.get("StudyDescription")),
+            "modality": str(ds.get("Modality", "")),
+            "description": _str(ds.get("SeriesDescription")),
+            "series_number": _int(ds.get("SeriesNumber")),
+            "acquisition_date": _date(
+                ds.get("AcquisitionDate")
+                or ds.get("AcquisitionDateTime")
+                or ds.get("SeriesDate")
+                or ds.get("ContentDate")
+            ),
+            "fors": [],
+            "files": [],
+            "frames": 0,
+            "objects": [],
+        },
+    )
+    entry["files"].append(str(path))
+    entry["frames"] += n_frames
+    if obj is not None:
+        entry["objects"].append(obj)
+    if fo_r not in entry["fors"]:
+        entry["fors"].append(fo_r)
 
 
 def _assemble(inv: Inventory, series: dict[tuple[str, str], dict[str, Any]]) -> None:

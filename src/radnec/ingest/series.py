@@ -42,7 +42,7 @@ from typing import Any
 import numpy as np
 import SimpleITK as sitk
 
-from radnec.errors import FrameOfReferenceError, GeometryError, InputError
+from radnec.errors import FrameOfReferenceError, GeometryError, InputError, RadnecError
 
 #: Direction cosines of two slices are the same orientation when they differ by less than this
 #: (dimensionless, ≈0.006°; scanners write 6+ decimals). Matches radnec.geometry.
@@ -491,17 +491,23 @@ def load_series(
     slices: list[_Slice] = []
     enhanced = False
     for f, ds in datasets:
-        if "PerFrameFunctionalGroupsSequence" in ds:
-            enhanced = True
-            slices.extend(_enhanced_slices(ds, f))
-        else:
-            if int(ds.get("NumberOfFrames", 1) or 1) > 1:
-                raise GeometryError(
-                    f"multi-frame image ({int(ds.NumberOfFrames)} frames) without PerFrameFunctionalGroupsSequence; "
-                    "radnec cannot place its frames in space (no per-frame ImagePositionPatient)",
-                    path=f,
-                )
-            slices.append(_classic_slice(ds, f))
+        try:
+            if "PerFrameFunctionalGroupsSequence" in ds:
+                enhanced = True
+                slices.extend(_enhanced_slices(ds, f))
+            else:
+                if int(ds.get("NumberOfFrames", 1) or 1) > 1:
+                    raise GeometryError(
+                        f"multi-frame image ({int(ds.NumberOfFrames)} frames) without "
+                        "PerFrameFunctionalGroupsSequence; radnec cannot place its frames in space (no per-frame "
+                        "ImagePositionPatient)",
+                        path=f,
+                    )
+                slices.append(_classic_slice(ds, f))
+        except RadnecError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - pydicom parses values lazily; a cut file fails here
+            raise InputError(f"truncated or corrupt DICOM header ({type(exc).__name__}: {exc})", path=f) from exc
 
     uids = sorted({s.series_instance_uid for s in slices if s.series_instance_uid})
     if len(uids) > 1:
