@@ -85,3 +85,19 @@ def test_console_error_detection_works(tmp_path):
     code, _dom, err = run_chromium(bad, "--dump-dom")
     assert code == 0
     assert any("Uncaught" in line for line in console_errors(err))
+
+
+def test_prints_on_a4_one_section_per_page(report, tmp_path):
+    """Print CSS: A4 pages and a page break before each section (so at least one page per
+    section that starts a page)."""
+    import re
+
+    pdf = tmp_path / "report.pdf"
+    code, _out, err = run_chromium(report, "--no-pdf-header-footer", f"--print-to-pdf={pdf}")
+    assert code == 0, err[-2000:]
+    data = pdf.read_bytes()
+    boxes = {tuple(round(float(v)) for v in m.split()) for m in re.findall(rb"/MediaBox\s*\[([^\]]*)\]", data)}
+    assert boxes == {(0, 0, 595, 842)}, boxes  # A4 in points
+    pages = len(re.findall(rb"/Type\s*/Page[^s]", data))
+    breaking = [sid for sid in SECTION_IDS if sid not in {"disclaimer-top", "summary"}]
+    assert pages >= len(breaking), pages

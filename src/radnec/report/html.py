@@ -423,8 +423,17 @@ def _kv_rows(obj: Any, prefix: str = "") -> list[tuple[str, str]]:
             rows.extend(_kv_rows(v, f"{key}[{n}]."))
         return rows
     if isinstance(obj, (list, tuple)):
-        return [(key, ", ".join(fmt(v, 4) if isinstance(v, float) else str(v) for v in obj))]
-    return [(key, fmt(obj, 4) if isinstance(obj, float) else ("—" if obj is None else str(obj)))]
+        return [(key, ", ".join(_num(v) for v in obj))]
+    return [(key, _num(obj))]
+
+
+def _num(v: Any) -> str:
+    """Free-form numbers (quality metrics, details): 4 significant digits."""
+    if v is None:
+        return "—"
+    if isinstance(v, float):
+        return f"{v:.4g}" if math.isfinite(v) else "—"
+    return fmt(v)
 
 
 def _registration_view(analysis: Analysis, figs: _Figures) -> dict[str, Any] | None:
