@@ -31,6 +31,11 @@ def demo_json(data_dir):
     return json.loads(buf.getvalue())
 
 
+def test_inspect_json_header(demo_json):
+    assert demo_json["schema"] == "radnec-inspect" and demo_json["schema_version"] == 1
+    assert demo_json["readers_available"]["rtdose"] in (True, False)
+
+
 def test_inspect_json_rt_bundle(demo_json):
     """The issue's dicompyler acceptance, on the cropped copy (see tests/data/ingest-demo/PROVENANCE.md):
     10 ROIs, 14 Gy in 7 fractions, dose maximum 14.68 Gy, and dose/plan/structures belong together."""

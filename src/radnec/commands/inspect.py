@@ -17,6 +17,10 @@ HELP = (
 )
 
 
+#: Version of the ``radnec inspect --json`` document; bump on breaking changes.
+INSPECT_SCHEMA_VERSION = 1
+
+
 def _short(uid: str | None, n: int = 10) -> str:
     if not uid:
         return "-"
@@ -200,6 +204,8 @@ def command(
     if json_output:
         print_json(
             {
+                "schema": "radnec-inspect",
+                "schema_version": INSPECT_SCHEMA_VERSION,
                 "radnec_version": __version__,
                 "root": result.inventory.root,
                 "inventory": result.inventory,
