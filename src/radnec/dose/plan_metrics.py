@@ -1,0 +1,175 @@
+"""Plan metrics for the evidence engine: V12/V10 of normal brain, conformity, gradient, minimum
+target doses.
+
+Definitions (``conventions.yaml`` → ``plan_metrics``, with citations):
+
+* **V12 Gy / V10 Gy** (cm³) of normal brain = Brain − GTV (all GTVs), partial-volume fractions
+  of both ROIs on the dose grid (``supersample`` sub-voxels per axis at the boundaries) and the
+  dose at voxel centres;
+* **conformity index**, both recorded: RTOG CI = PIV / TV (Shaw 1993) and Paddick CI =
+  TV_PIV² / (TV × PIV) (Paddick 2000); TV = union of the PTVs (GTVs when there is no PTV),
+  PIV = volume of the whole prescription isodose; for multi-target plans these are plan-level
+  numbers (all targets together);
+* **gradient index** (Paddick & Lippitz 2006) = PIV(50 % Rx) / PIV;
+* **minimum dose** (and D98) to each GTV and PTV from the DVH engine.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import numpy as np
+import SimpleITK as sitk
+
+from radnec.errors import MissingReferenceError
+
+
+def _find_brain(structure_set, name: str | None, patterns: list[str]):
+    if name is not None:
+        return structure_set.roi(name)
+    for pat in patterns:
+        rx = re.compile(pat, re.IGNORECASE)
+        for roi in structure_set.rois:
+            if rx.search(roi.name.strip()) and "stem" not in roi.name.lower() and roi.contours:
+                return roi
+    raise MissingReferenceError(
+        "no brain ROI found (looked for names matching "
+        f"{patterns}); available: {', '.join(structure_set.names)}. Name it with brain=...",
+        path=getattr(structure_set, "path", None),
+    )
+
+
+def _targets(structure_set, plan, names: list[str] | None, conv: dict[str, Any]) -> tuple[list, list]:
+    if names:
+        rois = [structure_set.roi(n) for n in names]
+    else:
+        numbers = set(getattr(plan, "target_roi_numbers", []) or [])
+        pats = [re.compile(p, re.IGNORECASE) for p in conv["target_name_patterns"]]
+        rois = [
+            r
+            for r in structure_set.rois
+            if r.contours
+            and (r.number in numbers or r.type.upper() in conv["target_types"] or any(p.search(r.name.strip()) for p in pats))
+        ]
+    gtv = [r for r in rois if r.type.upper() == "GTV" or r.name.strip().lower().startswith("gtv")]
+    ptv = [r for r in rois if r not in gtv and (r.type.upper() == "PTV" or r.name.strip().lower().startswith("ptv"))]
+    return gtv, ptv
+
+
+def plan_metrics(
+    dose: sitk.Image,
+    structure_set,
+    plan=None,
+    *,
+    prescription_gy: float | None = None,
+    brain: str | None = None,
+    targets: list[str] | None = None,
+    supersample: int = 2,
+) -> dict[str, Any]:
+    """Compute the plan metrics (see module docstring).
+
+    Parameters
+    ----------
+    dose
+        Plan dose (Gy).
+    structure_set
+        :class:`radnec.ingest.rtstruct.StructureSet` of the plan.
+    plan
+        :class:`radnec.ingest.rtplan.RTPlan` (prescription, target references) or ``None``.
+    prescription_gy
+        Overrides / replaces the plan's prescription (required when the plan states none).
+    brain, targets
+        ROI names to use instead of the automatic choice.
+    supersample
+        Sub-voxels per axis at ROI boundaries on the dose grid.
+
+    Returns
+    -------
+    dict
+        ``v12_cc``, ``v10_cc`` (normal brain), ``ci_rtog``, ``ci_paddick``, ``gi_paddick``,
+        ``tv_cc``, ``piv_cc``, ``piv50_cc``, ``targets`` (per ROI: volume, Dmin, D98, Dmean),
+        the ROI names used, definitions and notes.
+    """
+    from radnec.dose.conventions import load_conventions
+    from radnec.dose.dvh import dvh
+    from radnec.ingest.rtstruct import roi_fraction
+
+    conv = load_conventions()["plan_metrics"]
+    rx = prescription_gy if prescription_gy is not None else getattr(plan, "prescription_gy", None)
+    if rx is None or not rx > 0:
+        raise MissingReferenceError(
+            "no prescription: the plan states none; give prescription_gy (Gy)", path=getattr(plan, "path", None)
+        )
+    notes: list[str] = []
+    arr = np.asarray(sitk.GetArrayViewFromImage(dose), dtype=float)
+    vox_cc = float(np.prod(dose.GetSpacing())) / 1000.0
+    gtvs, ptvs = _targets(structure_set, plan, targets, conv)
+    if not gtvs and not ptvs:
+        raise MissingReferenceError(
+            f"no GTV/PTV ROI found; available: {', '.join(structure_set.names)}", path=getattr(structure_set, "path", None)
+        )
+    fr = {r.name: sitk.GetArrayFromImage(roi_fraction(r, dose, supersample=supersample)).astype(float) for r in gtvs + ptvs}
+    gtv_union = np.clip(sum((fr[r.name] for r in gtvs), np.zeros_like(arr)), 0, 1)
+    out: dict[str, Any] = {"prescription_gy": float(rx)}
+    try:
+        broi = _find_brain(structure_set, brain, conv["brain_roi_patterns"])
+        fb = sitk.GetArrayFromImage(roi_fraction(broi, dose, supersample=supersample)).astype(float)
+        normal = np.clip(fb - gtv_union, 0, 1)
+        for lv in conv["v_levels_gy"]:
+            out[f"v{lv:g}_cc"] = float(normal[arr >= lv].sum() * vox_cc)
+        out["brain_roi"] = broi.name
+        if re.search(r"-\s*(ptv|gtv)", broi.name, re.IGNORECASE):
+            notes.append(f"the brain ROI {broi.name!r} already excludes targets; V12/V10 are of that ROI minus the GTVs")
+    except MissingReferenceError as exc:
+        for lv in conv["v_levels_gy"]:
+            out[f"v{lv:g}_cc"] = None
+        notes.append(exc.message)
+        out["brain_roi"] = None
+    tv_sets = ptvs if ptvs else gtvs
+    tvf = np.clip(sum((fr[r.name] for r in tv_sets), np.zeros_like(arr)), 0, 1)
+    piv_mask = arr >= rx
+    tv = float(tvf.sum() * vox_cc)
+    piv = float(piv_mask.sum() * vox_cc)
+    tv_piv = float(tvf[piv_mask].sum() * vox_cc)
+    piv50 = float((arr >= 0.5 * rx).sum() * vox_cc)
+    out.update(
+        tv_cc=tv,
+        tv_rois=[r.name for r in tv_sets],
+        piv_cc=piv,
+        tv_piv_cc=tv_piv,
+        piv50_cc=piv50,
+        ci_rtog=piv / tv if tv > 0 else None,
+        ci_paddick=(tv_piv**2) / (tv * piv) if tv > 0 and piv > 0 else None,
+        gi_paddick=piv50 / piv if piv > 0 else None,
+        coverage_pct=100.0 * tv_piv / tv if tv > 0 else None,
+    )
+    per: list[dict[str, Any]] = []
+    for r in gtvs + ptvs:
+        h = dvh(dose, r)
+        per.append(
+            {
+                "name": r.name,
+                "kind": "GTV" if r in gtvs else "PTV",
+                "volume_cc": h.volume_cc,
+                "dmin_gy": h.dmin_gy if h.doses_gy.size else None,
+                "d98_gy": h.d_pct(98) if h.doses_gy.size else None,
+                "dmean_gy": h.dmean_gy if h.doses_gy.size else None,
+                "outside_fraction": h.outside_fraction,
+            }
+        )
+    out["targets"] = per
+    out["min_dose_gtv_gy"] = min((t["dmin_gy"] for t in per if t["kind"] == "GTV" and t["dmin_gy"] is not None), default=None)
+    out["min_dose_ptv_gy"] = min((t["dmin_gy"] for t in per if t["kind"] == "PTV" and t["dmin_gy"] is not None), default=None)
+    out["definitions"] = {
+        "conformity_index": dict(conv["conformity_index"]),
+        "gradient_index": conv["gradient_index"],
+        "normal_brain": "Brain − union of GTVs (partial-volume fractions on the dose grid)",
+    }
+    if len(tv_sets) > 1:
+        notes.append("several targets: CI and GI are plan-level values over all targets together")
+    out["notes"] = notes
+    return out
+
+
+__all__ = ["plan_metrics"]

@@ -1,0 +1,56 @@
+"""RTPLAN reader: prescription sources, fractions, technique, Gamma Knife minimal plans."""
+
+from __future__ import annotations
+
+import pytest
+from rt_factory import write_rtplan
+
+from radnec.errors import InputError, UnitsError
+from radnec.ingest.rtplan import read_rtplan
+
+
+def test_dicompyler_plan(data_dir):
+    p = read_rtplan(data_dir / "rt-dicompyler" / "rtplan.dcm")
+    assert p.prescription_gy == pytest.approx(14.0)
+    assert p.fractions == 7
+    assert p.dose_per_fraction_gy == pytest.approx(2.0)
+    assert p.prescription_source == "DoseReferenceSequence"
+    assert p.technique == "linac"
+    assert p.label == "B1"
+    assert p.referenced_structure_set_uid
+    # the 11.3 Gy calculation point is not taken as the prescription, and it is said
+    assert any("11.3" in n for n in p.notes)
+
+
+def test_gamma_knife_minimal_plan_without_beams(tmp_path):
+    p = read_rtplan(write_rtplan(tmp_path / "gk.dcm", rx=None, fractions=None, beams=0))
+    assert p.technique == "gamma-knife"
+    assert p.prescription_gy is None and p.prescription_source == "none"
+    assert p.fractions is None and p.dose_per_fraction_gy is None
+
+
+def test_gamma_knife_with_prescription(tmp_path):
+    p = read_rtplan(write_rtplan(tmp_path / "gk.dcm", rx=24.0, fractions=1))
+    assert (p.technique, p.prescription_gy, p.fractions, p.target_roi_numbers) == ("gamma-knife", 24.0, 1, [1])
+
+
+def test_prescription_from_fraction_group(tmp_path):
+    path = write_rtplan(tmp_path / "l.dcm", rx=None, fractions=5, beams=3, beam_dose=2.0, manufacturer="Varian", model="TrueBeam")
+    p = read_rtplan(path)
+    assert p.prescription_gy == pytest.approx(30.0)
+    assert p.prescription_source == "FractionGroupSequence"
+    assert p.technique == "linac"
+
+
+def test_implausible_prescription_refused(tmp_path):
+    with pytest.raises(UnitsError, match="not plausible"):
+        read_rtplan(write_rtplan(tmp_path / "x.dcm", rx=2400.0))
+
+
+def test_not_a_plan(data_dir, tmp_path):
+    with pytest.raises(InputError, match="not an RTPLAN"):
+        read_rtplan(data_dir / "rt-dicompyler" / "rtss.dcm")
+    bad = tmp_path / "t.dcm"
+    bad.write_bytes(b"\x00" * 10)
+    with pytest.raises(InputError):
+        read_rtplan(bad)
