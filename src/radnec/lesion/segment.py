@@ -261,9 +261,13 @@ def _segment_in_roi(
     for z, y, x in seeds:
         if arr[z, y, x] >= normal.median:  # enhancing seed: grown region = enhancing rim/nodule
             rim = _grow(ctx, (z, y, x), bright=True)
+            if rim is None:
+                continue
             core = _enclosed_dark_core(ctx, rim)
         else:  # dark core seed: grown region = necrotic/cystic core
             core = _grow(ctx, (z, y, x), bright=False)
+            if core is None:
+                continue
             rim = _rim_around(ctx, core, bright_thr)
         part = core | rim
         part = _fill_holes(ndi.binary_closing(part, structure=closing, border_value=0) | part)
@@ -271,6 +275,12 @@ def _segment_in_roi(
         lesion |= part
         enh |= rim & part
     lesion = _drop_small(lesion, min_vox)
+    if not lesion.any():
+        raise InputError(
+            "no lesion could be delineated from this seed: the region around it has no contrast that separates "
+            "it from normal structures on the T1c (every threshold leaked or found nothing); place the seed "
+            "inside the necrotic core or on a clearly enhancing part, give a --box, or supply a segmentation"
+        )
     enh &= lesion
     touches = bool(
         lesion[0].any() or lesion[-1].any() or lesion[:, 0].any() or lesion[:, -1].any() or lesion[:, :, 0].any() or lesion[:, :, -1].any()
@@ -294,24 +304,51 @@ class _Ctx:
     params: dict[str, Any]
 
 
-def _grow(ctx: _Ctx, seed_zyx: tuple[int, int, int], *, bright: bool) -> np.ndarray:
-    """Region grown from the seed (ConfidenceConnected), kept on clearly abnormal voxels of the
-    seed's kind, then refined to the half-contrast boundary within ``refine_mm``."""
+def _leaks(region: np.ndarray, max_faces: int) -> bool:
+    """A grown region that reaches more than ``max_faces`` faces of the search cube has leaked into
+    normal structures (a lesion around the seed does not span the cube)."""
+    faces = (
+        region[0].any(), region[-1].any(), region[:, 0].any(), region[:, -1].any(), region[:, :, 0].any(), region[:, :, -1].any()
+    )
+    return sum(bool(f) for f in faces) > max_faces
+
+
+def _grow(ctx: _Ctx, seed_zyx: tuple[int, int, int], *, bright: bool) -> np.ndarray | None:
+    """Region grown from the seed, kept on clearly abnormal voxels of the seed's kind, then refined
+    to the half-contrast boundary within ``refine_mm``.
+
+    Dark seeds: ConfidenceConnected. Bright seeds (thin rims defeat ConfidenceConnected, whose first
+    statistics mix rim and brain): voxels above a fraction of the contrast between the most extreme
+    seed neighbour and normal tissue (0.5 = half contrast). When the region leaks (reaches more than
+    ``leak_max_faces`` faces of the search cube) the fraction is raised step by step
+    (``leak_fractions``); None when every fraction leaks or nothing is left (no usable contrast).
+    """
     z, y, x = seed_zyx
-    if bright:
-        # thin rims defeat ConfidenceConnected (its first statistics mix rim and brain): grow the
-        # voxels above half the contrast between the brightest seed neighbour and normal tissue
-        local = ctx.arr[max(z - 1, 0) : z + 2, max(y - 1, 0) : y + 2, max(x - 1, 0) : x + 2]
-        grown = _component_at((ctx.arr >= 0.5 * (float(local.max()) + ctx.normal.median)) & ctx.tissue, seed_zyx)
-        if not grown[z, y, x]:
-            grown = _component_at(ctx.arr >= float(ctx.arr[z, y, x]), seed_zyx)
-    else:
-        grown = _confidence_region(ctx.image, np.array([x, y, z]), ctx.params) & ctx.tissue
-    limit = ctx.normal.median + (1 if bright else -1) * ctx.params["seed_min_sd"] * ctx.normal.sd
+    p = ctx.params
+    local = ctx.arr[max(z - 1, 0) : z + 2, max(y - 1, 0) : y + 2, max(x - 1, 0) : x + 2]
+    extreme = float(local.max() if bright else local.min())
+    grown = None
+    if not bright:
+        grown = _confidence_region(ctx.image, np.array([x, y, z]), p) & ctx.tissue
+        grown = _component_at(grown, seed_zyx)
+        if _leaks(grown, int(p["leak_max_faces"])):
+            grown = None
+    if grown is None:
+        for frac in p["leak_fractions"]:
+            t = ctx.normal.median + float(frac) * (extreme - ctx.normal.median)
+            side = (ctx.arr >= t) if bright else (ctx.arr <= t)
+            grown = _component_at(side & ctx.tissue, seed_zyx)
+            if not _leaks(grown, int(p["leak_max_faces"])):
+                break
+        else:
+            return None  # no contrast separates this region from normal structures
+        if not grown.any():
+            return None
+    limit = ctx.normal.median + (1 if bright else -1) * p["seed_min_sd"] * ctx.normal.sd
     grown = _component_at(grown & ((ctx.arr >= limit) if bright else (ctx.arr <= limit)), seed_zyx)
     if not grown.any():
         grown[z, y, x] = True
-    band = ndi.binary_dilation(grown, structure=_ball(ctx.spacing_zyx, ctx.params["refine_mm"])) & ctx.tissue
+    band = ndi.binary_dilation(grown, structure=_ball(ctx.spacing_zyx, p["refine_mm"])) & ctx.tissue
     thr = _half_contrast(ctx.arr, grown, ctx.normal)
     side = (ctx.arr >= thr) if bright else (ctx.arr <= thr)
     return _component_at(grown | (band & side), seed_zyx)
@@ -341,7 +378,10 @@ def _enclosed_dark_core(ctx: _Ctx, enh: np.ndarray) -> np.ndarray:
     # darkest voxel near the enhancement as the core seed
     cand = np.where(near, ctx.arr, np.inf)
     seed = np.unravel_index(int(np.argmin(cand)), cand.shape)
-    core = _grow(ctx, seed, bright=False) & ~enh
+    core = _grow(ctx, seed, bright=False)
+    if core is None:
+        return empty
+    core &= ~enh
     if not core.any():
         return empty
     surface = core & ~ndi.binary_erosion(core, structure=np.ones((3, 3, 3), bool))
@@ -392,7 +432,7 @@ def _seed_candidates(
 
 def _drop_small(mask: np.ndarray, min_vox: int) -> np.ndarray:
     lab, n = ndi.label(mask, structure=np.ones((3, 3, 3), bool))
-    if n <= 1:
+    if n == 0:
         return mask
     sizes = ndi.sum(mask, lab, index=np.arange(1, n + 1))
     keep = np.flatnonzero(sizes >= min_vox) + 1
