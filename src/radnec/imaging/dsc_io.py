@@ -60,7 +60,9 @@ class DscSeries:
 
     @property
     def dt_s(self) -> float:
-        """Median frame interval (s)."""
+        """Median frame interval (s); NaN for a single frame."""
+        if self.times_s.size < 2:
+            return float("nan")
         return float(np.median(np.diff(self.times_s)))
 
 

@@ -16,8 +16,9 @@ Pipeline (:func:`analyze_dsc`):
    when no recirculation is detected).
 5. rCBV = CBV / median CBV of the reference region: contralateral normal-appearing white matter
    given as a mask, or by default the lesion mirrored across the mid-sagittal plane (see
-   :mod:`radnec.imaging.contralateral`). rCBVmean = lesion mean; rCBVmax = maximum of the in-plane
-   3×3 mean-filtered rCBV map within the lesion (a hot-spot ROI, less noise-driven than one voxel).
+   :mod:`radnec.imaging.contralateral`). rCBVmean = lesion mean; rCBVmax = maximum over the lesion of
+   the mean of the lesion voxels in each in-plane 3×3 window (a hot-spot ROI, less noise-driven than
+   one voxel).
 6. PSR (%) of the lesion mean signal curve: ``100·(S1 − Smin)/(S0 − Smin)`` with S0 the baseline
    mean, Smin the minimum and S1 the mean of the last frames (as many as baseline frames); peak height
    ``100·(S0 − Smin)/S0`` (%) and the peak ΔR2* (s⁻¹).
@@ -378,7 +379,12 @@ def analyze_dsc(
     if not ref_cbv > 0:
         raise InputError(f"reference CBV is {ref_cbv:.3g} (not positive): the reference region has no bolus signal")
     rcbv = cbv_arr / ref_cbv
-    hot = ndimage.uniform_filter(rcbv, size=HOTSPOT_WINDOW, mode="nearest")
+    # hot spot: mean over the lesion voxels of each in-plane window (normalised convolution, so that
+    # normal tissue next to a small lesion does not dilute it)
+    les_f = les.astype(float)
+    num = ndimage.uniform_filter(rcbv * les_f, size=HOTSPOT_WINDOW, mode="nearest")
+    den = ndimage.uniform_filter(les_f, size=HOTSPOT_WINDOW, mode="nearest")
+    hot = np.where(den > 0, num / np.maximum(den, 1e-12), 0.0)
     rcbv_mean = float(rcbv[les].mean())
     rcbv_max = float(hot[les].max())
 

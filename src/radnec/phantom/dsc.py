@@ -306,7 +306,8 @@ def write_dsc_dicom(
             mm, ss = divmod(rem, 60)
             ds.AcquisitionTime = f"{int(hh):02d}{int(mm):02d}{ss:09.6f}"
             ds.EchoTime = f"{series.te_s * 1000:.3f}"
-            ds.RepetitionTime = f"{series.dt_s * 1000:.1f}"
+            if n_t > 1:
+                ds.RepetitionTime = f"{series.dt_s * 1000:.1f}"
             ds.TemporalPositionIdentifier = t + 1
             ds.NumberOfTemporalPositions = n_t
             ds.ImagePositionPatient = [f"{v:.6f}" for v in pos]
