@@ -9,10 +9,8 @@ from __future__ import annotations
 import io
 from html.parser import HTMLParser
 
-import numpy as np
 import pytest
 
-from radnec.report import figures as F
 from radnec.report.html import SECTION_IDS, render_report
 
 from .chromium import console_errors, find_chromium, run_chromium, screenshot
@@ -33,17 +31,8 @@ class _Ids(HTMLParser):
 
 
 @pytest.fixture(scope="module")
-def report(case_images, tmp_path_factory):
-    a = full_analysis()
-    les = a.lesions[0]
-    d = np.linspace(0, 26, 40)
-    figs = {
-        "views_latest": F.orthogonal_views(case_images["followup"], dose=case_images["dose"], prescription_gy=20.0,
-                                           lesion=case_images["lesion"], title="2025-08-15"),
-        "dvh": F.dvh_plot({"lesion": (d, 100 / (1 + np.exp(d - 14)))}, prescription_gy=20.0),
-        "growth": F.growth_curve(les.timepoints),
-    }
-    return render_report(a, figs, out_dir=tmp_path_factory.mktemp("report"))
+def report(figures, tmp_path_factory):
+    return render_report(full_analysis(), figures, out_dir=tmp_path_factory.mktemp("report"))
 
 
 def test_screenshot_not_blank_and_no_console_errors(report, tmp_path):

@@ -37,25 +37,6 @@ def _parse(html: str) -> _Collector:
     return c
 
 
-@pytest.fixture(scope="module")
-def figures(case_images) -> dict[str, bytes]:
-    a = full_analysis()
-    les = a.lesions[0]
-    ev = les.evidence
-    d = np.linspace(0, 26, 40)
-    return {
-        "views_latest": F.orthogonal_views(case_images["followup"], dose=case_images["dose"], prescription_gy=20.0,
-                                           lesion=case_images["lesion"], title="2025-08-15"),
-        "dvh": F.dvh_plot({"lesion": (d, 100 / (1 + np.exp(d - 14)))}, prescription_gy=20.0),
-        "growth": F.growth_curve(les.timepoints),
-        "evidence": F.evidence_contributions(ev["items"], prior_tp=ev["prior_tp"], posterior_tp=ev["posterior_tp"],
-                                             interval95=ev["interval95"]),
-        "voi": F.value_of_information(ev["value_of_information"], current_tp=ev["posterior_tp"]),
-        figure_key("registration", date="2025-08-15"): F.registration_overlay(case_images["planning"],
-                                                                             case_images["followup"]),
-    }
-
-
 def test_every_section_present_and_unique(figures, tmp_path):
     path = render_report(full_analysis(), figures, out_dir=tmp_path / "out")
     assert path == tmp_path / "out" / "report.html"
