@@ -24,6 +24,7 @@ def command(
     voxel_mm: float = typer.Option(1.0, "--voxel-mm", help="Isotropic voxel size in mm (2.0 is fast)."),
     site: str = typer.Option(None, "--site", help="Metastasis site name from scenarios.yaml (default: by seed)."),
     montage: bool = typer.Option(False, "--montage", help="Also save montage.png (T1c, FLAIR, isodoses)."),
+    dsc: bool = typer.Option(False, "--dsc", help="Also write a DSC perfusion series in the last follow-up study."),
     json_out: bool = typer.Option(False, "--json", help="Print truth.json to stdout."),
 ) -> None:
     """Generate one phantom case."""
@@ -36,6 +37,10 @@ def command(
         raise InputError(f"--months must be numbers separated by commas (e.g. 3,9,16), got {months!r}") from exc
     truth = generate_case(scenario, seed, out, months=month_list, technique=technique, fractions=fractions,
                           voxel_mm=voxel_mm, site=site, montage=montage)
+    if dsc:
+        from radnec.phantom.dsc import add_dsc_to_phantom
+
+        truth["timepoints"][-1]["dsc"] = add_dsc_to_phantom(out, seed=seed)
     if json_out:
         from radnec.commands._output import print_json
 
