@@ -97,7 +97,7 @@ def command(
 
     table = Table(title=f"DVH — {dose.name} (max {rd.max_gy:.3f} Gy)" + (f", Rx {rx_gy:g} Gy" if rx_gy else ""))
     for col in ("ROI", "vol cc", "Dmin", "Dmean", "Dmax", "D95", "D0.03cc", "outside", "TPS vol", "TPS mean"):
-        table.add_column(col, justify="left" if col == "ROI" else "right")
+        table.add_column(col, justify="left" if col == "ROI" else "right", no_wrap=col == "ROI")
     for e in rows:
         if "error" in e:
             table.add_row(e["name"], "—", "", "", "", "", "", "", "", e["error"][:40])
@@ -113,6 +113,8 @@ def command(
             f(t.get("volume_cc")), f(t.get("dmean_gy")),
         )
     con = stdout_console()
+    if not con.is_terminal:
+        con.width = max(con.width, 120)  # files and pipes get the full table
     con.print(table)
     for n in rd.notes:
         con.print(f"note: {n}")

@@ -30,6 +30,8 @@ class MappedLesion:
 
     Attributes
     ----------
+    fractions
+        Lesion fraction (0..1) of each point (partial volume at the boundary).
     fraction
         Fine planning-frame grid with the lesion fraction 0..1 (``None`` when the lesion lands
         entirely outside the dose grid).
@@ -48,6 +50,7 @@ class MappedLesion:
     doses_gy: np.ndarray
     volume_cc: float
     method: dict[str, Any]
+    fractions: np.ndarray | None = None
 
     @property
     def mapped_cc(self) -> float:
@@ -101,8 +104,9 @@ def map_lesion(
     origin = np.asarray(fine.GetOrigin())
     direction = np.asarray(fine.GetDirection()).reshape(3, 3)
     pts = origin + (idx[:, ::-1] * np.asarray(fine.GetSpacing())) @ direction.T
+    f = arr[idx[:, 0], idx[:, 1], idx[:, 2]].astype(float)
     d, inside = sample_dose(dose, pts)
-    return MappedLesion(fine, pts[inside], w[inside], d[inside], total, method)
+    return MappedLesion(fine, pts[inside], w[inside], d[inside], total, method, f[inside])
 
 
 @dataclass(frozen=True)
@@ -171,7 +175,8 @@ def lesion_dose(
     Returns
     -------
     LesionDose
-        ``coverage_pct.rxNN`` = % of the lesion volume (inside the dose grid) receiving at least
+        Dmin/Dmax are taken over the sample points at least half inside the lesion; Dmean, D95
+        and coverages over the partial-volume-weighted sample. ``coverage_pct.rxNN`` = % of the lesion volume (inside the dose grid) receiving at least
         NN % of the prescription; ``coverage_abs_pct`` likewise for 12 Gy and 10 Gy.
     """
     from radnec.dose.isodose import isodose_levels_gy
@@ -185,12 +190,16 @@ def lesion_dose(
         raise GeometryError("the lesion lies entirely outside the dose grid; its dose is unknown (not zero)")
     if h.outside_fraction > 1e-3:
         notes.append(f"{100 * h.outside_fraction:.1f} % of the lesion lies outside the dose grid; metrics use the rest")
+    # Dmin/Dmax over the points at least half inside the lesion: the partial-volume rim of the
+    # linearly resampled mask reaches up to one follow-up voxel beyond the boundary and would
+    # otherwise bias Dmin low (steep SRS gradients: several Gy per mm)
+    core = m.doses_gy[m.fractions >= 0.5] if m.fractions is not None and np.any(m.fractions >= 0.5) else m.doses_gy
     rel = {k: h.v_gy(v, relative=True) for k, v in levels.items() if k.startswith("rx")}
     ab = {k: h.v_gy(v, relative=True) for k, v in levels.items() if not k.startswith("rx")}
     return LesionDose(
-        dmin_gy=h.dmin_gy,
+        dmin_gy=float(core.min()),
         dmean_gy=h.dmean_gy,
-        dmax_gy=h.dmax_gy,
+        dmax_gy=float(core.max()),
         d95_gy=h.d_pct(95),
         coverage_pct=rel,
         coverage_abs_pct=ab,

@@ -122,6 +122,8 @@ def plan_metrics(
         if re.search(r"-\s*(ptv|gtv)", broi.name, re.IGNORECASE):
             notes.append(f"the brain ROI {broi.name!r} already excludes targets; V12/V10 are of that ROI minus the GTVs")
     except MissingReferenceError as exc:
+        if brain is not None:
+            raise
         for lv in conv["v_levels_gy"]:
             out[f"v{lv:g}_cc"] = None
         notes.append(exc.message)

@@ -1,0 +1,56 @@
+"""``radnec dvh`` end to end on the dicompyler fixture, and its clear errors (exit code 2)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from radnec.cli import main
+
+
+def _args(data_dir, *extra):
+    d = data_dir / "rt-dicompyler"
+    return ["dvh", "--dose", str(d / "rtdose.dcm"), "--struct", str(d / "rtss.dcm"), *extra]
+
+
+def test_json_output(data_dir, capsys):
+    code = main(_args(data_dir, "--plan", str(data_dir / "rt-dicompyler" / "rtplan.dcm"), "--roi", "heart", "--roi", "Scar", "--json"))
+    assert code == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["prescription_gy"] == 14.0
+    heart, scar = out["rois"]
+    assert heart["name"] == "Heart" and heart["volume_cc"] == pytest.approx(440.23, rel=0.005)
+    assert heart["tps"]["dose_units"] == "PERCENT_OF_PRESCRIPTION"
+    assert heart["dmean_gy"] == pytest.approx(heart["tps"]["dmean_gy"], rel=0.01)
+    assert scar["d0_03cc_gy"] <= scar["dmax_gy"]
+    assert set(scar["coverage_pct"]) == {"rx100", "rx80", "rx50"}
+    assert "disclaimer" in out
+
+
+def test_table_output(data_dir, capsys):
+    assert main(_args(data_dir, "--roi", "Tumor Bed", "--no-end-cap")) == 0
+    assert "Tumor Bed" in capsys.readouterr().out
+
+
+def test_unknown_roi_exit_2(data_dir, capsys):
+    assert main(_args(data_dir, "--roi", "liver")) == 2
+    err = capsys.readouterr().err
+    assert "no ROI named 'liver'" in err and "Heart" in err
+
+
+def test_mismatched_frame_of_reference_exit_2(data_dir, capsys):
+    code = main(["dvh", "--dose", str(data_dir / "rt-dicompyler" / "rtdose.dcm"), "--struct", str(data_dir / "rt-brain-srs" / "RS.dcm")])
+    assert code == 2
+    assert "frame of reference" in capsys.readouterr().err
+
+
+def test_swapped_files_exit_2(data_dir, capsys):
+    d = data_dir / "rt-dicompyler"
+    assert main(["dvh", "--dose", str(d / "rtss.dcm"), "--struct", str(d / "rtdose.dcm")]) == 2
+    assert "not an RTDOSE" in capsys.readouterr().err
+
+
+def test_missing_file_exit_2(tmp_path, data_dir, capsys):
+    code = main(["dvh", "--dose", str(tmp_path / "nope.dcm"), "--struct", str(data_dir / "rt-dicompyler" / "rtss.dcm")])
+    assert code == 2

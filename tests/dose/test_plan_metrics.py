@@ -1,0 +1,75 @@
+"""Plan metrics on the real brain-SRS structure set with a synthetic dose written in its frame."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import SimpleITK as sitk
+
+from radnec.dose.plan_metrics import plan_metrics
+from radnec.errors import MissingReferenceError
+from radnec.ingest.rtstruct import contour_model, read_rtstruct, roi_fraction
+
+from .synthetic import dose_cloud, points
+
+
+@pytest.fixture(scope="module")
+def case(data_dir_module):
+    ss = read_rtstruct(data_dir_module / "rt-brain-srs" / "RS.dcm")
+    gtv = ss.roi("GTV_4")
+    centre = np.vstack([c.points for c in gtv.contours]).mean(axis=0)
+    g = sitk.Image([50, 50, 40], sitk.sitkFloat32)
+    g.SetSpacing((1.0, 1.0, 1.0))
+    g.SetOrigin(tuple(centre - np.array([24.5, 24.5, 19.5])))
+    reach = float(np.max(np.linalg.norm(np.vstack([c.points for c in gtv.contours]) - centre, axis=1)))
+    dose = dose_cloud(g, centre=centre, rx=20.0, r_rx=reach + 2.0)  # the Rx sphere encloses GTV_4
+    return ss, dose
+
+
+@pytest.fixture(scope="module")
+def data_dir_module():
+    from pathlib import Path
+
+    return Path(__file__).resolve().parents[1] / "data"
+
+
+def test_plan_metrics_values(case):
+    ss, dose = case
+    pm = plan_metrics(dose, ss, None, prescription_gy=20.0, targets=["GTV_4"], brain="BRAIN - PTV")
+    arr = sitk.GetArrayFromImage(dose)
+    vox = 1e-3
+    piv = float((arr >= 20.0).sum() * vox)
+    assert pm["piv_cc"] == pytest.approx(piv)
+    assert pm["piv50_cc"] == pytest.approx(float((arr >= 10.0).sum() * vox))
+    assert pm["gi_paddick"] == pytest.approx(pm["piv50_cc"] / piv)
+    tv = contour_model(ss.roi("GTV_4")).volume_cc()
+    assert pm["tv_cc"] == pytest.approx(tv, rel=0.03)
+    assert pm["ci_rtog"] == pytest.approx(piv / pm["tv_cc"])
+    assert 0 < pm["ci_paddick"] <= 1
+    # V12 of BRAIN − PTV (the ROI here already excludes targets) from its fraction map
+    fb = sitk.GetArrayFromImage(roi_fraction(ss.roi("BRAIN - PTV"), dose, supersample=2))
+    fg = sitk.GetArrayFromImage(roi_fraction(ss.roi("GTV_4"), dose, supersample=2))
+    v12 = float(np.clip(fb - fg, 0, 1)[arr >= 12.0].sum() * vox)
+    assert pm["v12_cc"] == pytest.approx(v12, rel=1e-6)
+    assert pm["v12_cc"] < pm["v10_cc"]
+    assert any("excludes targets" in n for n in pm["notes"])
+    (t,) = pm["targets"]
+    assert t["name"] == "GTV_4" and t["kind"] == "GTV"
+    # minimum dose of a GTV inside the Rx sphere: above Rx
+    assert pm["min_dose_gtv_gy"] == t["dmin_gy"] and t["dmin_gy"] > 20.0
+
+
+def test_automatic_choice_of_targets_and_brain(case):
+    ss, dose = case
+    pm = plan_metrics(dose, ss, None, prescription_gy=20.0)
+    assert pm["brain_roi"] == "BRAIN - PTV"
+    assert sorted(t["name"] for t in pm["targets"]) == [f"GTV_{i}" for i in range(1, 6)]
+    assert any(t["outside_fraction"] > 0.5 for t in pm["targets"])  # the other GTVs are off this small grid
+
+
+def test_missing_prescription_and_brain(case):
+    ss, dose = case
+    with pytest.raises(MissingReferenceError, match="prescription"):
+        plan_metrics(dose, ss, None)
+    with pytest.raises(MissingReferenceError, match="available"):
+        plan_metrics(dose, ss, None, prescription_gy=20.0, brain="cerebrum")
