@@ -84,6 +84,9 @@ def _study_series(study: StudyInfo) -> StudySeries:
             )
             continue
         out.series[name] = series
+    if "T1c" in out.series and out.series["T1c"].acquisition_date:
+        # The image's own date: a study may also hold RT objects dated the day of treatment.
+        out.date = out.series["T1c"].acquisition_date
     return out
 
 

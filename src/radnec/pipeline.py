@@ -56,6 +56,8 @@ PROVENANCE_PACKAGES = ("numpy", "scipy", "SimpleITK", "pydicom", "highdicom", "s
 FIGURE_HALF_WIDTH_MM = 40.0
 #: Pixel pitch (mm) of the report pictures' common grid.
 FIGURE_SPACING_MM = 1.0
+#: Bin width (Gy) of the lesion DVH stored in analysis.json.
+DVH_BIN_GY = 0.1
 
 
 @dataclass
@@ -476,8 +478,13 @@ def _dose_side(ctx: _Context, name: str, lesion: Lesion, warnings: list[str]) ->
         warnings.append(f"{name}: dose to the lesion not computed — {exc.message}")
         return
     block = ld.to_contract()
-    dose_gy, volume_pct = ld.dvh.cumulative(bin_width_gy=0.05)
-    block["dvh"] = {"dose_gy": [round(float(x), 3) for x in dose_gy], "volume_pct": [round(float(y), 3) for y in volume_pct]}
+    dose_gy, volume_cc = ld.dvh.cumulative(bin_width_gy=DVH_BIN_GY)
+    volume_pct = 100.0 * volume_cc / max(ld.volume_in_grid_cc, 1e-12)
+    block["dvh"] = {
+        "dose_gy": [round(float(x), 3) for x in dose_gy],
+        "volume_pct": [round(float(y), 3) for y in volume_pct],
+        "note": "cumulative, % of the lesion volume inside the dose grid",
+    }
     block["timepoint"] = {"label": latest.label, "date": latest.date}
     lesion.dose = LesionDose(
         dmin_gy=round(block.pop("dmin_gy"), 3),

@@ -1,0 +1,116 @@
+"""End-to-end `radnec analyze` on small phantom cases (2 mm voxels, two follow-ups)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from radnec import cli
+from radnec.case import Analysis
+
+pytestmark = pytest.mark.slow
+
+
+def _generate(root: Path, scenario: str, seed: int = 0) -> tuple[Path, dict]:
+    from radnec.phantom.generate import generate_case
+
+    case = root / f"{scenario}-{seed}"
+    truth = generate_case(scenario, seed, case, months=[3, 9], voxel_mm=2.0)
+    return case, truth
+
+
+def _analysis(out: Path) -> dict:
+    return json.loads((out / "analysis.json").read_text())
+
+
+@pytest.fixture(scope="module")
+def necrosis(tmp_path_factory):
+    root = tmp_path_factory.mktemp("necrosis")
+    case, truth = _generate(root, "necrosis")
+    out = root / "out"
+    assert cli.main(["analyze", str(case), "--out", str(out)]) == 0
+    return case, truth, out
+
+
+def test_outputs_follow_the_contract(necrosis):
+    _, truth, out = necrosis
+    data = _analysis(out)
+    analysis = Analysis.model_validate(data)  # the versioned contract
+    assert analysis.schema_version == 1 and analysis.disclaimer
+    (lesion,) = analysis.lesions
+    assert [tp.days_since_srs for tp in lesion.timepoints] == [tp["days_since_srs"] for tp in truth["timepoints"]]
+    assert lesion.dose is not None and lesion.evidence is not None and lesion.options
+    assert 0.0 <= lesion.evidence["posterior_tp"] <= 1.0
+    lo, hi = lesion.evidence["interval95"]
+    assert lo <= lesion.evidence["posterior_tp"] <= hi
+    assert all(len(h) == 64 for h in analysis.provenance["inputs_sha256"].values())
+    assert "PHANTOM" not in json.dumps(data), "no patient name or ID in analysis.json"
+    html = (out / "report.html").read_text()
+    assert "<img" in html and "http://" not in html and "https://" not in html
+    assert analysis.disclaimer in html
+
+
+def test_plan_metrics_match_truth(necrosis):
+    _, truth, out = necrosis
+    plan = _analysis(out)["plan"]
+    t = truth["plan"]
+    assert plan["prescription_gy"] == pytest.approx(t["prescription_gy"])
+    assert plan["fractions"] == t["fractions"]
+    assert plan["technique"] == "gamma-knife"
+    assert plan["v12_cc"] == pytest.approx(t["v12_cc"], rel=0.05)
+    assert plan["gradient_index"] == pytest.approx(t["gi"], rel=0.05)
+
+
+def test_days_and_volumes_track_truth(necrosis):
+    _, truth, out = necrosis
+    (lesion,) = _analysis(out)["lesions"]
+    measured = {tp["days_since_srs"]: tp for tp in lesion["timepoints"]}
+    for tp in truth["timepoints"][1:]:
+        m = measured[tp["days_since_srs"]]
+        true_t1 = tp["enhancing_cc"] + tp["necrotic_cc"]
+        got_t1 = m["enhancing_cc"] + (m["necrotic_cc"] or 0.0)
+        assert got_t1 == pytest.approx(true_t1, rel=0.25), (tp["label"], got_t1, true_t1)
+        assert m["edema_cc"] is not None and m["edema_cc"] > m["enhancing_cc"]
+    growth = [tp["enhancing_cc"] + (tp["necrotic_cc"] or 0) for tp in lesion["timepoints"]]
+    assert growth[-1] > growth[0], "the necrosis phantom enlarges"
+
+
+def test_analysis_is_deterministic(necrosis, tmp_path):
+    case, _, out = necrosis
+    again = tmp_path / "again"
+    assert cli.main(["analyze", str(case), "--out", str(again), "--no-report"]) == 0
+    a, b = _analysis(out), _analysis(again)
+    a.pop("run"), b.pop("run")
+    assert a == b
+
+
+def test_missing_flair_degrades_with_a_note(necrosis, tmp_path):
+    case, _, _ = necrosis
+    copy = tmp_path / "case"
+    shutil.copytree(case / "dicom", copy)
+    for flair in copy.rglob("FLAIR"):
+        shutil.rmtree(flair)
+    out = tmp_path / "out"
+    assert cli.main(["analyze", str(copy), "--out", str(out), "--no-report"]) == 0
+    data = _analysis(out)
+    assert any("FLAIR" in s for s in data["skipped"])
+    assert all(tp["edema_cc"] is None for tp in data["lesions"][0]["timepoints"])
+
+
+def test_missing_dose_is_a_clear_error(necrosis, tmp_path, capsys):
+    case, _, _ = necrosis
+    copy = tmp_path / "case"
+    shutil.copytree(case / "dicom", copy)
+    (copy / "00_planning" / "RTDOSE.dcm").unlink()
+    assert cli.main(["analyze", str(copy), "--out", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("radnec: error:") and "RTDOSE" in err and "\n" not in err
+
+
+def test_not_a_folder_is_a_clear_error(tmp_path, capsys):
+    assert cli.main(["analyze", str(tmp_path / "nope"), "--out", str(tmp_path / "out")]) == 2
+    assert "does not exist" in capsys.readouterr().err
