@@ -7,7 +7,8 @@ Layout of ``OUT``::
     OUT/dicom/01_fu1/{T1c,FLAIR}/...          (one study per follow-up)
     OUT/truth/<study>/{enhancing,necrotic,edema,lesion_labels}.nii.gz   (own frame, LPS kept)
     OUT/truth/<study>/planning_to_followup.h5                            (ITK composite R∘M)
-    OUT/truth/<study>/mass_effect_displacement.mha                       (M - identity, planning)
+    OUT/truth/<study>/mass_effect_displacement.h5                        (M alone, ITK transform)
+    OUT/truth/<study>/planning_frame/*.nii.gz                            (same masks, planning grid)
     OUT/truth/planning/dose_gy.nii.gz                                    (dose on the RTDOSE grid)
 """
 
@@ -132,8 +133,9 @@ def write_case(case, out: Path) -> dict[str, Any]:
         if st.transform is not None:
             tp = truth_dir / st.label / "planning_to_followup.h5"
             sitk.WriteTransform(st.transform, str(tp))
-            fp = truth_dir / st.label / "mass_effect_displacement.mha"
-            _write_image(st.mass.field(inverse=False, spacing_mm=cfg["followup"]["field_spacing_mm"]), fp)
+            fp = truth_dir / st.label / "mass_effect_displacement.h5"
+            field = st.mass.field(inverse=False, spacing_mm=cfg["followup"]["field_spacing_mm"])
+            sitk.WriteTransform(sitk.DisplacementFieldTransform(field), str(fp))
             entry["transform"] = {
                 "path": str(tp.relative_to(out)),
                 "convention": "maps a PLANNING-frame point (LPS mm) to the FOLLOW-UP-frame point of the same "
@@ -149,7 +151,8 @@ def write_case(case, out: Path) -> dict[str, Any]:
                     "centre_lps": list(st.mass.centre), "amplitude_mm": st.mass.amplitude_mm,
                     "support_radius_mm": st.mass.support_mm,
                     "displacement_field": str(fp.relative_to(out)),
-                    "field_note": "displacement M(x) - x sampled in the planning frame; zero outside",
+                    "field_note": "ITK DisplacementFieldTransform of M alone (displacement M(x) - x sampled in "
+                                  "the planning frame, zero outside its lattice)",
                 },
             }
         studies_json.append(entry)
