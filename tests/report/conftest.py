@@ -135,7 +135,9 @@ def full_analysis() -> Analysis:
     lesion = Lesion(
         name="L1 left frontal",
         timepoints=tps,
-        growth={"volume_growth_pct_per_month": 24.5, "nadir_date": "2025-03-01"},
+        growth={"volume_growth_pct_per_month": 24.5, "nadir_date": "2025-03-01",
+                "intervals": [{"from_days": 120, "to_days": 212, "volume_doubling_time_days": 108.3},
+                              {"from_days": 212, "to_days": 287, "volume_doubling_time_days": 98.04}]},
         dose=LesionDose(dmin_gy=11.2, dmean_gy=19.8, dmax_gy=24.1, d95_gy=13.0,
                         coverage_pct=CoveragePct(rx100=38.0, rx80=71.5, rx50=99.0)),
         pattern="in-field",

@@ -192,3 +192,11 @@ def test_real_evidence_engine_block_renders():
     logit = lambda p: math.log(p / (1 - p))  # noqa: E731
     total = logit(ev["prior_tp"]) + sum(it["contribution"] for it in ev["items"] if it["used"])
     assert abs(total - logit(ev["posterior_tp"])) < 0.01
+
+
+def test_lists_of_records_render_as_tables(figures):
+    html = render_html(full_analysis(), figures)
+    block = html[html.index('<table class="records"><caption>intervals</caption>'):]
+    block = block[: block.index("</table>")]
+    assert "<th>volume_doubling_time_days</th>" in block and "98.04" in block and "108.3" in block
+    assert "intervals[0]" not in html

@@ -326,8 +326,7 @@ def _evidence_view(ev: Mapping[str, Any] | None) -> dict[str, Any] | None:
             "label": str(it.get("label") or it.get("id") or "—"),
             "family": str(it.get("family") or "—"),
             "population": str(it.get("population") or "—"),
-            "value": ("—" if value is None else fmt(value, 2, unit or ""))
-            + (f" ({it['finding']})" if it.get("finding") else ""),
+            "value": _text(it["finding"]) if it.get("finding") else ("—" if value is None else f"{_num(value)} {unit or ''}".strip()),
             "grade": str(it.get("grade") or ""),
             "weight": fmt(it.get("weight"), 2) if it.get("weight") is not None else "",
             "contribution": fmt(it.get("contribution"), 2) if it.get("contribution") is not None else "",
@@ -436,6 +435,27 @@ def _num(v: Any) -> str:
     return fmt(v)
 
 
+def _block(obj: Any) -> dict[str, Any]:
+    """A free-form block as key/value rows plus one table per list of records (e.g. growth
+    intervals), so that lists of dicts read as tables rather than as dotted keys."""
+    kv: list[tuple[str, str]] = []
+    tables: list[dict[str, Any]] = []
+    if isinstance(obj, Mapping):
+        for k, v in obj.items():
+            if isinstance(v, (list, tuple)) and v and all(isinstance(r, Mapping) for r in v):
+                headers: list[str] = []
+                for r in v:
+                    headers.extend(h for h in r if h not in headers)
+                rows = [[_num(r.get(h)) if not isinstance(r.get(h), (Mapping, list, tuple))
+                         else _text(r.get(h)) for h in headers] for r in v]
+                tables.append({"title": str(k), "headers": headers, "rows": rows})
+            else:
+                kv.extend(_kv_rows(v, f"{k}."))
+    elif obj is not None:
+        kv.extend(_kv_rows(obj))
+    return {"kv": kv, "tables": tables}
+
+
 def _registration_view(analysis: Analysis, figs: _Figures) -> dict[str, Any] | None:
     reg = analysis.registration
     if reg is None:
@@ -449,12 +469,12 @@ def _registration_view(analysis: Analysis, figs: _Figures) -> dict[str, Any] | N
             "date": tp.date or f"time point {n + 1}",
             "method": tp.method,
             "poor": tp.poor_quality,
-            "quality": _kv_rows(tp.quality),
+            "quality": _block(tp.quality),
             "warnings": list(tp.warnings),
             "figure": fig,
         })
     overall_fig = None if tps else figs.get("registration")
-    return {"method": reg.method, "quality": _kv_rows(reg.quality), "timepoints": tps, "figure": overall_fig,
+    return {"method": reg.method, "quality": _block(reg.quality), "timepoints": tps, "figure": overall_fig,
             "any_poor": any(t["poor"] for t in tps)}
 
 
@@ -472,13 +492,13 @@ def _lesion_view(lesion: Lesion, figs: _Figures, single: bool) -> dict[str, Any]
         "timepoints": _timepoint_rows(lesion),
         "latest": lesion.timepoints[-1] if lesion.timepoints else None,
         "dose": _dose_rows(lesion),
-        "dose_details": _kv_rows(lesion.dose.details) if lesion.dose is not None else [],
+        "dose_details": _block(lesion.dose.details if lesion.dose is not None else None),
         "pattern": lesion.pattern,
-        "pattern_detail": _kv_rows(lesion.pattern_detail),
+        "pattern_detail": _block(lesion.pattern_detail),
         "symmetry": lesion.growth_symmetry,
-        "symmetry_detail": _kv_rows(lesion.symmetry_detail),
-        "growth": _kv_rows(lesion.growth),
-        "imaging": _kv_rows(lesion.imaging),
+        "symmetry_detail": _block(lesion.symmetry_detail),
+        "growth": _block(lesion.growth),
+        "imaging": _block(lesion.imaging),
         "evidence": _evidence_view(ev),
         "options": _options_view(options),
         "fig": {kind: g(kind) for kind in _LESION_KINDS},
@@ -537,7 +557,7 @@ def render_html(
         a=analysis,
         disclaimer=analysis.disclaimer or DISCLAIMER,
         plan_rows=_plan_rows(analysis),
-        plan_details=_kv_rows(analysis.plan.details) if analysis.plan is not None else [],
+        plan_details=_block(analysis.plan.details if analysis.plan is not None else None),
         lesions=lesions,
         registration=registration,
         reasons=reasons,
