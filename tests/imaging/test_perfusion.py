@@ -141,6 +141,10 @@ def test_nifti_and_dicom_roundtrip_and_cli(tmp_path, capsys):
     assert np.allclose(back.signal, series.signal, atol=1e-3)
     assert np.allclose(back.reference.GetOrigin(), grid.GetOrigin())
     folder = write_dsc_dicom(series, tmp_path / "dicom")
+    import pydicom
+
+    uids = {pydicom.dcmread(f, stop_before_pixels=True).SOPInstanceUID for f in folder.iterdir()}
+    assert len(uids) == series.signal.shape[0] * series.signal.shape[1]  # unique per slice and frame
     dcm = read_dsc(folder)
     assert dcm.signal.shape == series.signal.shape
     assert np.allclose(dcm.times_s, series.times_s, atol=1e-3)

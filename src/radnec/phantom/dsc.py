@@ -269,7 +269,8 @@ def write_dsc_dicom(
     direction = np.array(ref.GetDirection()).reshape(3, 3)
     iop = [*direction[:, 0], *direction[:, 1]]
     def uid(*parts: object) -> str:  # deterministic: same input, same UIDs
-        return generate_uid(entropy_srcs=[uid_seed, *map(str, parts)])
+        # one joined string: pydicom concatenates the sources, so ("5", "22") and ("52", "2") would collide
+        return generate_uid(entropy_srcs=["|".join([uid_seed, *map(str, parts)])])
 
     study_uid = study_uid or uid("study")
     series_uid = uid("series", study_uid)
