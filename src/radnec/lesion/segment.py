@@ -440,20 +440,30 @@ def _drop_small(mask: np.ndarray, min_vox: int) -> np.ndarray:
 
 
 def _segment_edema(flair: sitk.Image, lesion: np.ndarray, params: dict[str, Any]) -> np.ndarray:
-    """FLAIR hyperintensity connected to the lesion, outside it (full-grid boolean array)."""
+    """FLAIR hyperintensity connected to the lesion, outside it (full-grid boolean array).
+
+    Normal-tissue statistics come from the lesion box + ``edema_margin_mm``; the edema itself may
+    extend up to ``edema_extent_mm`` from the lesion box (vasogenic edema follows white matter far).
+    """
     if not lesion.any():
         return np.zeros_like(lesion)
     spacing_zyx = np.asarray(flair.GetSpacing())[::-1]
     idx = np.argwhere(lesion)
-    margin = np.ceil(params["edema_margin_mm"] / spacing_zyx).astype(int)
-    lo = np.maximum(idx.min(0) - margin, 0)
-    hi = np.minimum(idx.max(0) + margin + 1, lesion.shape)
+
+    def box(margin_mm: float) -> tuple[np.ndarray, np.ndarray]:
+        margin = np.ceil(margin_mm / spacing_zyx).astype(int)
+        return np.maximum(idx.min(0) - margin, 0), np.minimum(idx.max(0) + margin + 1, lesion.shape)
+
+    lo, hi = box(max(params["edema_extent_mm"], params["edema_margin_mm"]))
     sl = tuple(slice(int(a), int(b)) for a, b in zip(lo, hi))
     roi = sitk.RegionOfInterest(flair, [int(v) for v in (hi - lo)[::-1]], [int(v) for v in lo[::-1]])
     arr = sitk.GetArrayFromImage(sitk.Median(sitk.Cast(roi, sitk.sitkFloat32), [int(params["median_radius_vox"])] * 3)).astype(np.float64)
     les = lesion[sl]
     tissue = (arr > _background_level(arr)) & ~les
-    normal = _robust_stats(arr[tissue])
+    slo, shi = box(params["edema_margin_mm"])
+    stats_box = np.zeros_like(les)
+    stats_box[tuple(slice(int(a - o), int(b - o)) for a, b, o in zip(slo, shi, lo))] = True
+    normal = _robust_stats(arr[tissue & stats_box])
     cand = tissue & (arr >= normal.median + params["edema_sd"] * normal.sd)
     near = ndi.binary_dilation(les, structure=np.ones((3, 3, 3), bool), iterations=2)
     cand = _component_at(cand, near)
