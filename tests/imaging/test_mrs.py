@@ -88,9 +88,9 @@ def test_cli_mrs(data_dir, capsys, tmp_path):
     assert {"mrs_cho_cr", "mrs_cho_naa", "mrs_lipid_lactate"} <= names
     cho_cr = next(o for o in out["observations"] if o["name"] == "mrs_cho_cr")
     assert "GLIOMA" in cho_cr["note"]
-    assert main(["mrs", "--cho-cr", "2.1", "--lipid-lactate", "--json"]) == 0
+    assert main(["mrs", "--cho-cr", "2.1", "--lipid-lactate-cr", "0.4", "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
-    assert [o["value"] for o in out["observations"]] == [2.1, True]
+    assert [o["value"] for o in out["observations"]] == [2.1, 0.4]
     assert main(["mrs", str(data_dir / "imaging-mrs" / "SVS_XA60.dcm")]) == 2
     assert "no creatine" in capsys.readouterr().err
     assert main(["mrs"]) == 2

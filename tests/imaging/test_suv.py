@@ -164,3 +164,15 @@ def test_cli_suv_errors(tmp_path, data_dir, capsys):
     assert main(["suv", "--pet", str(tmp_path / "noweight.dcm")]) == 2
     assert "PatientWeight" in capsys.readouterr().err
     assert main(["suv", "--pet", str(tmp_path / "noweight.dcm"), "--weight-kg", "70"]) == 0
+
+
+def test_met_tbr_max_is_a_ratio_of_maxima():
+    img, les = _synthetic_head(2.5)
+    arr = sitk.GetArrayFromImage(img)
+    arr[2, 20, 30] = 2.0  # a hot background voxel in the mirror region
+    noisy = sitk.GetImageFromArray(arr)
+    noisy.CopyInformation(img)
+    met = pet_lesion_stats(noisy, les, tracer="MET")
+    fet = pet_lesion_stats(noisy, les, tracer="FET")
+    assert met["tbr_max"] == pytest.approx(met["suv_max"] / met["background_suv_max"])
+    assert fet["tbr_max"] == pytest.approx(fet["suv_max"] / fet["background_suv_mean"])

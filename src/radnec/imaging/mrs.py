@@ -361,7 +361,7 @@ def analyze_fid(fid: Fid) -> dict[str, Any]:
 
 
 def mrs_observations(result: dict[str, Any], *, source: str = "radnec.imaging.mrs") -> list[dict[str, Any]]:
-    """Observations (cho/cr, cho/naa, lipid-lactate present) with the GLIOMA-derived caveats."""
+    """Observations (Cho/Cr, Cho/NAA, lipid-lactate/Cr) with the GLIOMA-derived caveats."""
     from radnec.imaging.knowledge import observation
 
     obs = [observation("mrs_cho_cr", float(result["cho_cr"]), "1", source=source)]
@@ -369,8 +369,8 @@ def mrs_observations(result: dict[str, Any], *, source: str = "radnec.imaging.mr
         obs.append(observation("mrs_cho_naa", float(result["cho_naa"]), "1", source=source))
     obs.append(
         observation(
-            "mrs_lipid_lactate", bool(result["lipid_lactate_present"]), None, source=source,
-            note=f"lipid-lactate/Cr area {result['lipid_lactate_cr']:.2f}",
+            "mrs_lipid_lactate", float(result["lipid_lactate_cr"]), "1", source=source,
+            note=f"lipid-lactate (1.3 ppm) area / creatine area; peak {'detected' if result['lipid_lactate_present'] else 'not detected'} above noise",
         )
     )
     return obs
@@ -388,19 +388,17 @@ def analyze_mrs_file(path: str | Path) -> dict[str, Any]:
 
 
 def typed_mrs(
-    *, cho_cr: float | None = None, cho_naa: float | None = None, lipid_lactate: bool | None = None
+    *, cho_cr: float | None = None, cho_naa: float | None = None, lipid_lactate_cr: float | None = None
 ) -> list[dict[str, Any]]:
     """Observations from ratios typed in by the user (read off the scanner's spectroscopy report)."""
     from radnec.imaging.knowledge import observation
 
     obs = []
-    for name, v in (("mrs_cho_cr", cho_cr), ("mrs_cho_naa", cho_naa)):
+    for name, v in (("mrs_cho_cr", cho_cr), ("mrs_cho_naa", cho_naa), ("mrs_lipid_lactate", lipid_lactate_cr)):
         if v is not None:
             if not (np.isfinite(v) and v >= 0):
                 raise InputError(f"typed-in {name} must be a finite non-negative ratio, got {v}")
             obs.append(observation(name, float(v), "1", source="typed in"))
-    if lipid_lactate is not None:
-        obs.append(observation("mrs_lipid_lactate", bool(lipid_lactate), None, source="typed in"))
     return obs
 
 

@@ -6,7 +6,8 @@ millimetres. ``pet_lesion_stats`` gives SUVmax/SUVmean in a lesion and TBRmax/TB
 background (user mask, or the lesion mirrored across the mid-sagittal plane).
 
 Conventions: TBRmax = lesion SUVmax / background SUVmean and TBRmean = lesion SUVmean / background
-SUVmean, as in the FET-PET metastasis studies cited in ``thresholds.yaml``.
+SUVmean, as in the FET-PET metastasis studies cited in ``thresholds.yaml``; for MET, TBRmax is the
+lesion-to-normal ratio of maxima (lesion SUVmax / background SUVmax) as in the cited MET study.
 """
 
 from __future__ import annotations
@@ -35,6 +36,8 @@ TRACER_PATTERNS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("FDG", ("fdg", "fluorodeoxyglucose", "deoxyglucose")),
 )
 AMINO_ACID_TRACERS = ("FET", "MET", "FDOPA")
+#: Tracers whose cited TBRmax cut-off normalises to the background maximum (MET: Yomo 2017 LNR).
+TBR_MAX_OVER_BACKGROUND_MAX = ("MET",)
 #: Relative tolerance for non-uniform slice spacing (fraction of the median spacing).
 SLICE_SPACING_RTOL = 1e-2
 
@@ -238,14 +241,20 @@ def pet_lesion_stats(
     bg_mean = float(arr[bg].mean())
     if not bg_mean > 0:
         raise UnitsError(f"background SUVmean is {bg_mean:.3g}; TBR undefined (is the background inside the head?)")
-    tbr_max, tbr_mean = suv_max / bg_mean, suv_mean / bg_mean
+    bg_max = float(arr[bg].max())
     tr = tracer.upper() if tracer else None
+    tbr_mean = suv_mean / bg_mean
+    if tr in TBR_MAX_OVER_BACKGROUND_MAX:
+        # The cited MET cut-off is a lesion-to-normal ratio of maxima (lesion SUVmax / normal SUVmax).
+        tbr_max, tbr_max_def = suv_max / bg_max, "lesion SUVmax / background SUVmax (LNR)"
+    else:
+        tbr_max, tbr_max_def = suv_max / bg_mean, "lesion SUVmax / background SUVmean"
     src = "radnec.imaging.pet"
     obs = [
         observation("pet_tracer", tr or "unknown", None, source=src),
         observation("pet_suv_max", suv_max, "g/mL", source=src, note="body-weight SUV"),
         observation(
-            "pet_tbr_max", tbr_max, "1", source=src, note=f"background: {how}",
+            "pet_tbr_max", tbr_max, "1", source=src, note=f"{tbr_max_def}; background: {how}",
             threshold_key=f"pet_tbr_max_{tr}" if tr in AMINO_ACID_TRACERS else None,
         ),
         observation(
@@ -258,6 +267,8 @@ def pet_lesion_stats(
         "suv_max": suv_max,
         "suv_mean": suv_mean,
         "background_suv_mean": bg_mean,
+        "background_suv_max": bg_max,
+        "tbr_max_definition": tbr_max_def,
         "tbr_max": tbr_max,
         "tbr_mean": tbr_mean,
         "lesion_voxels": int(les.sum()),
