@@ -1,7 +1,8 @@
 """Headless-Chromium helpers for the report tests (and the docs screenshot).
 
-Run ``python tests/report/chromium.py`` to regenerate docs/report-screenshot.png from the
-synthetic test case (the picture in docs/report.md).
+Run ``python tests/report/chromium.py [OUT/report.html]`` to regenerate
+docs/report-screenshot.png from a report written by ``radnec analyze`` (or, without argument,
+from the synthetic test case).
 """
 
 from __future__ import annotations
@@ -64,11 +65,31 @@ def screenshot(html: Path, png: Path, *, width: int = 1280, height: int = 4000) 
     return code, err
 
 
-def _make_docs_screenshot() -> None:  # pragma: no cover - manual tool
+def _save_docs_png(raw: Path) -> Path:  # pragma: no cover - manual tool
+    """Palette PNG (256 colours, no dithering: the isodose colours stay exact) in docs/."""
+    from PIL import Image
+
+    out = Path(__file__).resolve().parents[2] / "docs" / "report-screenshot.png"
+    out.parent.mkdir(exist_ok=True)
+    img = Image.open(raw).convert("RGB")
+    img.quantize(colors=256, method=Image.Quantize.FASTOCTREE, dither=Image.Dither.NONE).save(out, optimize=True)
+    print(out, out.stat().st_size, "bytes")
+    return out
+
+
+def _make_docs_screenshot(existing: Path | None = None) -> None:  # pragma: no cover - manual tool
     import sys
 
     import numpy as np
-    from PIL import Image
+
+    if existing is not None:  # a report written by `radnec analyze`
+        with tempfile.TemporaryDirectory() as tmp:
+            raw = Path(tmp) / "shot.png"
+            code, err = screenshot(existing, raw, width=1280, height=3000)
+            if code != 0:
+                raise SystemExit(f"chromium failed ({code}): {err[-2000:]}")
+            _save_docs_png(raw)
+        return
 
     here = Path(__file__).resolve().parent
     sys.path.insert(0, str(here.parents[1]))
@@ -102,13 +123,10 @@ def _make_docs_screenshot() -> None:  # pragma: no cover - manual tool
         code, err = screenshot(report, raw, width=1280, height=3000)
         if code != 0:
             raise SystemExit(f"chromium failed ({code}): {err[-2000:]}")
-        out = here.parents[1] / "docs" / "report-screenshot.png"
-        out.parent.mkdir(exist_ok=True)
-        img = Image.open(raw).convert("RGB")
-        shutil.copy(raw, out.with_suffix(".raw.png")) if os.environ.get("RADNEC_KEEP_RAW") else None
-        img.quantize(colors=256, method=Image.Quantize.FASTOCTREE, dither=Image.Dither.NONE).save(out, optimize=True)
-        print(out, out.stat().st_size, "bytes")
+        _save_docs_png(raw)
 
 
 if __name__ == "__main__":  # pragma: no cover
-    _make_docs_screenshot()
+    import sys
+
+    _make_docs_screenshot(Path(sys.argv[1]) if len(sys.argv) > 1 else None)
