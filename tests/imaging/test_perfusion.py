@@ -181,3 +181,26 @@ def test_cli_errors(tmp_path, capsys):
     empty.CopyInformation(grid)
     with pytest.raises(GeometryError, match="empty"):
         analyze_dsc(series, lesion=empty)
+
+
+def test_mask_on_grid_partial_volume_and_errors():
+    from radnec.imaging.masks import mask_on_grid
+
+    fine = sitk.Image(60, 60, 30, sitk.sitkUInt8)
+    fine.SetSpacing((1.0, 1.0, 1.0))
+    arr = np.zeros((30, 60, 60), np.uint8)
+    arr[10:20, 20:32, 20:32] = 1  # 12 x 12 x 10 mm
+    mask = sitk.GetImageFromArray(arr)
+    mask.CopyInformation(fine)
+    coarse = sitk.Image(20, 20, 6, sitk.sitkFloat32)
+    coarse.SetSpacing((3.0, 3.0, 5.0))
+    coarse.SetOrigin((1.0, 1.0, 2.0))  # voxel centres at 1, 4, 7, ... mm
+    out = mask_on_grid(mask, coarse)
+    vol = np.count_nonzero(sitk.GetArrayFromImage(out)) * 45.0
+    assert vol == pytest.approx(12 * 12 * 10, rel=0.3)
+    tiny = np.zeros_like(arr)
+    tiny[15, 30, 30] = 1
+    t = sitk.GetImageFromArray(tiny)
+    t.CopyInformation(fine)
+    with pytest.raises(GeometryError, match="empty on the series grid"):
+        mask_on_grid(t, coarse)

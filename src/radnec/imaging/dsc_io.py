@@ -143,6 +143,7 @@ def read_dsc_dicom(path: str | Path, *, te_ms: float | None = None, tr_s: float 
     path = Path(path)
     files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
     headers: list[tuple[Path, Any]] = []
+    enhanced = 0
     for f in files:
         try:
             with warnings.catch_warnings():
@@ -150,8 +151,18 @@ def read_dsc_dicom(path: str | Path, *, te_ms: float | None = None, tr_s: float 
                 ds = pydicom.dcmread(f, stop_before_pixels=True)
         except Exception:  # noqa: BLE001 - pydicom raises many types; non-DICOM files are skipped
             continue
-        if str(ds.get("Modality", "")) == "MR" and "ImagePositionPatient" in ds:
+        if str(ds.get("Modality", "")) != "MR":
+            continue
+        if "PerFrameFunctionalGroupsSequence" in ds:
+            enhanced += 1
+        elif "ImagePositionPatient" in ds:
             headers.append((f, ds))
+    if not headers and enhanced:
+        raise InputError(
+            "enhanced multi-frame MR DSC is not supported yet; export the series as classic single-frame "
+            "images, or convert it to 4-D NIfTI (dcm2niix) with its BIDS sidecar",
+            path=path,
+        )
     if not headers:
         raise InputError("no MR image slices found for the DSC series", path=path)
     series = {str(ds.get("SeriesInstanceUID", "")) for _, ds in headers}

@@ -377,6 +377,7 @@ def add_dsc_to_phantom(out: str | Path, *, seed: int = 0, study: str | None = No
     import yaml
 
     from radnec.imaging.contralateral import head_mask_otsu
+    from radnec.imaging.masks import mask_on_grid
     from radnec.ingest.series import read_series
 
     out = Path(out)
@@ -409,10 +410,7 @@ def add_dsc_to_phantom(out: str | Path, *, seed: int = 0, study: str | None = No
     )
     grid.SetOrigin(tuple(origin))
     brain = sitk.Resample(head_mask_otsu(t1c), grid, sitk.Transform(), sitk.sitkNearestNeighbor, 0, sitk.sitkUInt8)
-    frac = sitk.Resample(sitk.Cast(lesion_fu > 0, sitk.sitkFloat32), grid, sitk.Transform(), sitk.sitkLinear, 0.0)
-    lesion = sitk.Cast(frac >= 0.5, sitk.sitkUInt8)
-    if not np.any(sitk.GetArrayViewFromImage(lesion)):
-        raise GeometryError("the enhancing lesion vanishes on the DSC grid (smaller than half a DSC voxel)")
+    lesion = mask_on_grid(lesion_fu, grid, what="enhancing lesion")
     k2 = leakage_for_psr(params["psr_pct"], lesion_rcbv=params["lesion_rcbv"], n_frames=acq["frames"],
                          tr_s=acq["tr_s"], te_ms=acq["te_ms"])
     series = simulate_dsc(grid, brain=brain, lesion=lesion, lesion_rcbv=params["lesion_rcbv"],
