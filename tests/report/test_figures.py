@@ -166,3 +166,19 @@ def test_registration_overlay_shows_misregistration(case_images):
     assert good != bad
     with pytest.raises(ValueError, match="checker_mm"):
         F.registration_overlay(fixed, fixed, checker_mm=0)
+
+
+def test_not_3d_or_not_scalar_raises_geometry_error(case_images):
+    flat = sitk.Image(20, 20, sitk.sitkFloat32)
+    with pytest.raises(GeometryError, match="3-D"):
+        F.orthogonal_views(flat)
+    rgb = sitk.Image(case_images["followup"].GetSize(), sitk.sitkVectorFloat32, 3)
+    rgb.CopyInformation(case_images["followup"])
+    with pytest.raises(GeometryError, match="scalar"):
+        F.orthogonal_views(rgb)
+
+
+def test_empty_lesion_mask_centres_on_the_image(case_images):
+    empty = sitk.Image(case_images["lesion"].GetSize(), sitk.sitkUInt8)
+    empty.CopyInformation(case_images["lesion"])
+    _assert_png(F.orthogonal_views(case_images["followup"], lesion=empty))

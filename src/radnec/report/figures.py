@@ -128,6 +128,11 @@ def to_axis_aligned_lps(image: sitk.Image, *, is_mask: bool = False) -> sitk.Ima
     """
     if image.GetDimension() != 3:
         raise GeometryError(f"expected a 3-D image for display, got {image.GetDimension()}-D")
+    if image.GetNumberOfComponentsPerPixel() != 1:
+        raise GeometryError(
+            f"expected a scalar image for display, got {image.GetNumberOfComponentsPerPixel()} components per "
+            "voxel (RGB or vector image); pass one channel"
+        )
     if _is_axis_aligned(image):
         return image
     oriented = sitk.DICOMOrient(image, "LPS")
