@@ -176,3 +176,28 @@ def test_met_tbr_max_is_a_ratio_of_maxima():
     fet = pet_lesion_stats(noisy, les, tracer="FET")
     assert met["tbr_max"] == pytest.approx(met["suv_max"] / met["background_suv_max"])
     assert fet["tbr_max"] == pytest.approx(fet["suv_max"] / fet["background_suv_mean"])
+
+
+def test_pet_folder_geometry_and_dynamic_rejection(data_dir, tmp_path):
+    src = pydicom.dcmread(data_dir / "imaging-pet-acrin" / "1.dcm")
+    z0 = float(src.ImagePositionPatient[2])
+    folder = tmp_path / "pet"
+    folder.mkdir()
+    for i, dz in enumerate((10.0, 0.0, 5.0)):  # written out of order
+        ds = pydicom.dcmread(data_dir / "imaging-pet-acrin" / "1.dcm")
+        ds.ImagePositionPatient = [ds.ImagePositionPatient[0], ds.ImagePositionPatient[1], z0 + dz]
+        ds.SOPInstanceUID = f"1.2.826.0.1.3680043.8.498.{i + 1}"
+        ds.save_as(folder / f"s{i}.dcm")
+    (folder / "README.txt").write_text("not dicom")
+    pet = load_pet_suv(folder)
+    assert pet.suv.GetSize() == (168, 168, 3)
+    assert pet.suv.GetSpacing()[2] == pytest.approx(5.0)
+    assert pet.suv.GetOrigin()[2] == pytest.approx(z0)
+    # a second frame at an existing position: dynamic PET is refused with the reason
+    ds = pydicom.dcmread(folder / "s1.dcm")
+    ds.SOPInstanceUID = "1.2.826.0.1.3680043.8.498.9"
+    ds.save_as(folder / "dup.dcm")
+    from radnec.errors import GeometryError
+
+    with pytest.raises(GeometryError, match="dynamic"):
+        load_pet_suv(folder)
