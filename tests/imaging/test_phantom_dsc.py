@@ -77,3 +77,20 @@ def test_add_dsc_errors(tmp_path):
     case = _fake_case(tmp_path)
     with pytest.raises(InputError, match="no follow-up study 'fu9'"):
         add_dsc_to_phantom(case, study="fu9")
+
+
+def test_collect_finds_dsc_and_measures_the_lesion(tmp_path):
+    from radnec.imaging.collect import find_advanced_series, imaging_observations
+    from radnec.ingest.scan import scan
+
+    case = _fake_case(tmp_path, "progression")
+    entry = add_dsc_to_phantom(case, seed=2)
+    found = find_advanced_series(scan(case))
+    assert len(found.dsc) == 1 and not found.pet and not found.mrs  # the one-frame T1c is not dynamic
+    lesion = sitk.ReadImage(str(case / "truth" / "fu1" / "enhancing.nii.gz"))  # on the anatomical grid
+    res = imaging_observations(lesion=lesion, lesion_frame_of_reference_uid="1.2.3.4.2", series=found)
+    values = {o.name: o.value for o in res["observations"]}
+    assert values["dsc_rcbv_mean"] == pytest.approx(entry["lesion_rcbv"], rel=0.15)
+    assert res["skipped"] == []
+    other = imaging_observations(lesion=lesion, lesion_frame_of_reference_uid="9.9.9", series=found)
+    assert other["observations"] == [] and "other frame of reference" in other["skipped"][0]
