@@ -89,6 +89,7 @@ def bench_real() -> None:
 
 
 def bench_phantom(seeds: list[int], voxel_mm: float) -> None:
+    from radnec.errors import RadnecError
     from radnec.lesion.labels import Compartments
     from radnec.lesion.morphology import measure_timepoint
     from radnec.lesion.segment import dice, segment_from_seed
@@ -106,7 +107,12 @@ def bench_phantom(seeds: list[int], voxel_mm: float) -> None:
                     continue
                 enh, nec, ed = st.masks["enhancing"], st.masks["necrotic"], st.masks["edema"]
                 les = sitk.Cast((enh > 0) | (nec > 0), sitk.sitkUInt8)
-                c = segment_from_seed(st.images["T1c"], st.seeds_lps[name], flair=st.images["FLAIR"])
+                try:
+                    c = segment_from_seed(st.images["T1c"], st.seeds_lps[name], flair=st.images["FLAIR"])
+                except RadnecError as exc:
+                    print(f"      {scenario} seed {seed} {st.label}: refused: {exc}", flush=True)
+                    worst_dice = 0.0
+                    continue
                 m = measure_timepoint(c)
                 mt = measure_timepoint(Compartments(lesion=les, enhancing=enh, necrotic=nec, edema=ed))
                 ld_truth = rano_diameters_mm(sitk.GetArrayFromImage(les) > 0, st.grid.GetSpacing()[:2])[0]
@@ -118,7 +124,9 @@ def bench_phantom(seeds: list[int], voxel_mm: float) -> None:
             tag = f"phantom {scenario} seed {seed} ({voxel_mm:g} mm, {time.time() - t0:.0f}s)"
             row(f"{tag} min lesion Dice", f"{worst_dice:.3f}", ">= 0.90", worst_dice >= 0.90)
             row(f"{tag} max |LD - truth| mm", f"{worst_ld:.2f}", "<= 1.0", worst_ld <= 1.0)
-            if scenario == "necrosis":
+            if not ratios:
+                ok, tgt = False, "no follow-up measured"
+            elif scenario == "necrosis":
                 ok = min(ratios) >= 10
                 tgt = ">= 10 (all follow-ups)"
             else:

@@ -271,7 +271,7 @@ def _segment_in_roi(
             rim = _rim_around(ctx, core, bright_thr)
         part = core | rim
         part = _fill_holes(ndi.binary_closing(part, structure=closing, border_value=0) | part)
-        part = _component_at(part, (z, y, x))
+        part = _component_at(part, core | rim)
         lesion |= part
         enh |= rim & part
     lesion = _drop_small(lesion, min_vox)
@@ -325,7 +325,9 @@ def _grow(ctx: _Ctx, seed_zyx: tuple[int, int, int], *, bright: bool) -> np.ndar
     """
     z, y, x = seed_zyx
     p = ctx.params
-    local = ctx.arr[max(z - 1, 0) : z + 2, max(y - 1, 0) : y + 2, max(x - 1, 0) : x + 2]
+    near_seed = np.zeros(ctx.arr.shape, bool)  # the seed and its 26 neighbours (a seed on a partial-volume edge)
+    near_seed[max(z - 1, 0) : z + 2, max(y - 1, 0) : y + 2, max(x - 1, 0) : x + 2] = True
+    local = ctx.arr[near_seed]
     extreme = float(local.max() if bright else local.min())
     grown = None
     if not bright:
@@ -337,7 +339,7 @@ def _grow(ctx: _Ctx, seed_zyx: tuple[int, int, int], *, bright: bool) -> np.ndar
         for frac in p["leak_fractions"]:
             t = ctx.normal.median + float(frac) * (extreme - ctx.normal.median)
             side = (ctx.arr >= t) if bright else (ctx.arr <= t)
-            grown = _component_at(side & ctx.tissue, seed_zyx)
+            grown = _component_at(side & ctx.tissue, near_seed)
             if not _leaks(grown, int(p["leak_max_faces"])):
                 break
         else:
@@ -345,13 +347,13 @@ def _grow(ctx: _Ctx, seed_zyx: tuple[int, int, int], *, bright: bool) -> np.ndar
         if not grown.any():
             return None
     limit = ctx.normal.median + (1 if bright else -1) * p["seed_min_sd"] * ctx.normal.sd
-    grown = _component_at(grown & ((ctx.arr >= limit) if bright else (ctx.arr <= limit)), seed_zyx)
+    grown = _component_at(grown & ((ctx.arr >= limit) if bright else (ctx.arr <= limit)), near_seed)
     if not grown.any():
-        grown[z, y, x] = True
+        return None
     band = ndi.binary_dilation(grown, structure=_ball(ctx.spacing_zyx, p["refine_mm"])) & ctx.tissue
     thr = _half_contrast(ctx.arr, grown, ctx.normal)
     side = (ctx.arr >= thr) if bright else (ctx.arr <= thr)
-    return _component_at(grown | (band & side), seed_zyx)
+    return _component_at(grown | (band & side), grown)
 
 
 def _rim_around(ctx: _Ctx, core: np.ndarray, bright_thr: float) -> np.ndarray:
