@@ -204,3 +204,17 @@ def test_mask_on_grid_partial_volume_and_errors():
     t.CopyInformation(fine)
     with pytest.raises(GeometryError, match="empty on the series grid"):
         mask_on_grid(t, coarse)
+
+
+def test_mosaic_and_enhanced_dsc_rejected(tmp_path):
+    import pydicom
+
+    grid, brain, lesion, _ = _grid(shape=(2, 16, 16))
+    series = simulate_dsc(grid, brain=brain, lesion=lesion, lesion_rcbv=2.0, n_frames=20)
+    folder = write_dsc_dicom(series, tmp_path / "d")
+    f = sorted(folder.iterdir())[0]
+    ds = pydicom.dcmread(f)
+    ds.ImageType = ["ORIGINAL", "PRIMARY", "M", "ND", "MOSAIC"]
+    ds.save_as(f)
+    with pytest.raises(InputError, match="MOSAIC"):
+        read_dsc(folder)

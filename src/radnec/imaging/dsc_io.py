@@ -153,6 +153,12 @@ def read_dsc_dicom(path: str | Path, *, te_ms: float | None = None, tr_s: float 
             continue
         if str(ds.get("Modality", "")) != "MR":
             continue
+        if any("MOSAIC" in str(v).upper() for v in (ds.get("ImageType") or [])):
+            raise InputError(
+                "Siemens MOSAIC DSC images (all slices tiled in one image) are not supported; convert the "
+                "series to 4-D NIfTI with dcm2niix (it writes the BIDS sidecar with EchoTime) and pass that",
+                path=f,
+            )
         if "PerFrameFunctionalGroupsSequence" in ds:
             enhanced += 1
         elif "ImagePositionPatient" in ds:
