@@ -206,10 +206,10 @@ def test_mask_on_grid_partial_volume_and_errors():
         mask_on_grid(t, coarse)
 
 
-def test_mosaic_and_enhanced_dsc_rejected(tmp_path):
+def test_mosaic_dsc_rejected(tmp_path):
     import pydicom
 
-    grid, brain, lesion, _ = _grid(shape=(2, 16, 16))
+    grid, brain, lesion, _ = _grid(shape=(3, 32, 32))
     series = simulate_dsc(grid, brain=brain, lesion=lesion, lesion_rcbv=2.0, n_frames=20)
     folder = write_dsc_dicom(series, tmp_path / "d")
     f = sorted(folder.iterdir())[0]
