@@ -201,3 +201,23 @@ def test_pet_folder_geometry_and_dynamic_rejection(data_dir, tmp_path):
 
     with pytest.raises(GeometryError, match="dynamic"):
         load_pet_suv(folder)
+
+
+@pytest.mark.parametrize(
+    ("text", "tracer"),
+    [
+        ("[18F]FET", "FET"), ("O-(2-fluoroethyl)-L-tyrosine", "FET"), ("Fludeoxyglucose F^18^ FDG", "FDG"),
+        ("L-[methyl-11C]methionine", "MET"), ("11C-MET", "MET"), ("18F-DOPA", "FDOPA"), ("Fluorodopa F18", "FDOPA"),
+        ("FLT", "FLT"), ("Metomidate", None), ("", None),
+    ],
+)
+def test_detect_tracer(text, tracer):
+    from pydicom.dataset import Dataset
+
+    from radnec.imaging.pet import detect_tracer
+
+    item = Dataset()
+    item.Radiopharmaceutical = text
+    ds = Dataset()
+    ds.RadiopharmaceuticalInformationSequence = [item]
+    assert detect_tracer(ds) == tracer

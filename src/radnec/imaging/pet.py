@@ -27,13 +27,14 @@ from radnec.imaging.suv import SuvFactor, suv_factors
 
 log = logging.getLogger(__name__)
 
-#: Tracer names recognised in (0018,0031) Radiopharmaceutical / code meanings, lower case.
-TRACER_PATTERNS: tuple[tuple[str, tuple[str, ...]], ...] = (
-    ("FET", ("fet", "fluoroethyl", "fluorethyl")),
-    ("FDOPA", ("dopa",)),
-    ("MET", ("methionine", "c-11 met", "11c-met", "[11c]met", "met")),
-    ("FLT", ("flt", "fluorothymidine")),
-    ("FDG", ("fdg", "fluorodeoxyglucose", "deoxyglucose")),
+#: Tracer recognition in (0018,0031) Radiopharmaceutical and the code meanings, lower case: whole
+#: tokens for abbreviations, substrings for chemical names. Checked in this order.
+TRACER_TOKENS: tuple[tuple[str, tuple[str, ...], tuple[str, ...]], ...] = (
+    ("FET", ("fet",), ("fluoroethyl", "fluorethyl")),
+    ("FDOPA", ("fdopa", "dopa"), ("fluorodopa", "dihydroxyphenylalanine")),
+    ("MET", ("met", "mets"), ("methionine",)),
+    ("FLT", ("flt",), ("fluorothymidine",)),
+    ("FDG", ("fdg",), ("fluorodeoxyglucose", "deoxyglucose")),
 )
 AMINO_ACID_TRACERS = ("FET", "MET", "FDOPA")
 #: Tracers whose cited TBRmax cut-off normalises to the background maximum (MET: Yomo 2017 LNR).
@@ -68,23 +69,20 @@ class PetSuv:
 
 
 def detect_tracer(ds: Any) -> str | None:
-    """Tracer abbreviation from the Radiopharmaceutical Information Sequence, or None."""
+    """Tracer abbreviation (FET, FDOPA, MET, FLT, FDG) from the Radiopharmaceutical Information Sequence,
+    or None when it is absent or not recognised."""
+    import re
+
     texts: list[str] = []
-    seq = ds.get("RadiopharmaceuticalInformationSequence") or []
-    for item in seq:
+    for item in ds.get("RadiopharmaceuticalInformationSequence") or []:
         texts.append(str(item.get("Radiopharmaceutical", "")))
         for code in item.get("RadiopharmaceuticalCodeSequence", []) or []:
             texts.append(str(code.get("CodeMeaning", "")))
     text = " ".join(texts).lower()
-    if not text.strip():
-        return None
-    for name, patterns in TRACER_PATTERNS:
-        for p in patterns:
-            if p == "met":
-                if any(tok in ("met", "l-met", "11c-met") for tok in text.replace("[", " ").replace("]", " ").split()):
-                    return name
-            elif p in text:
-                return name
+    tokens = set(re.split(r"[^a-z0-9]+", text.replace("18f", " ").replace("11c", " ")))
+    for name, abbreviations, names in TRACER_TOKENS:
+        if tokens & set(abbreviations) or any(n in text for n in names):
+            return name
     return None
 
 
