@@ -92,3 +92,50 @@ def test_read_label_map_rejects_non_integer(tmp_path):
         read_label_map(p)
     with pytest.raises(InputError):
         read_label_map(tmp_path / "missing.nii.gz")
+
+
+def test_rtstruct_rois_to_compartments(data_dir):
+    from radnec.errors import MissingReferenceError
+    from radnec.lesion.labels import compartments_from_rtstruct
+    from radnec.lesion.morphology import measure_timepoint
+
+    rs = data_dir / "rt-brain-srs" / "RS.dcm"
+    if not rs.is_file():
+        pytest.skip("the dose colleague's RTSTRUCT fixture is not present")
+    ref = sitk.Image([60, 60, 30], sitk.sitkUInt8)
+    ref.SetSpacing((0.5, 0.5, 1.0))
+    ref.SetOrigin((-22.0, 119.0, -30.0))
+    c = compartments_from_rtstruct(rs, ref, rois={"lesion": "gtv_4"})
+    m = measure_timepoint(c)
+    # GTV_4 spans x -15.5..1.5 (17 mm) and y 125.7..142.5 (16.8 mm) in LPS; axial LD is a diagonal or a side
+    assert 16.0 <= m.longest_diameter_mm <= 24.0
+    assert m.lesion_cc > 0.5 and m.necrotic_cc is None
+    with pytest.raises(MissingReferenceError, match="no ROI named"):
+        compartments_from_rtstruct(rs, ref, rois={"lesion": "GTV_99"})
+
+
+def test_dicom_seg_segments_to_compartments(data_dir, tmp_path):
+    from radnec.cli import main
+    from radnec.errors import MissingReferenceError
+    from radnec.ingest.seg import read_seg
+    from radnec.lesion.labels import compartments_from_seg
+
+    path = data_dir / "ingest-demo" / "seg" / "liver_1frame.dcm"
+    if not path.is_file():
+        pytest.skip("the ingest colleague's SEG fixture is not present")
+    ref = read_seg(path)[0].mask
+    c = compartments_from_seg(path, ref, segments={"lesion": "liver"})
+    assert mask_volume_cc(c.lesion) == pytest.approx(36233 * 0.810547**2 / 1000, rel=1e-5)
+    c2 = compartments_from_seg(path, ref, segments={"enhancing": "1"})
+    assert mask_volume_cc(c2.enhancing) == pytest.approx(mask_volume_cc(c.lesion))
+    with pytest.raises(MissingReferenceError, match="no segment"):
+        compartments_from_seg(path, ref, segments={"lesion": "Tumour"})
+    # the CLI takes a DICOM SEG with compartment=segment pairs
+    img = sitk.Cast(ref, sitk.sitkFloat32) * 500.0 + 300.0
+    p = tmp_path / "img.nii.gz"
+    sitk.WriteImage(img, str(p))
+    assert main(["measure", "--image", str(p), "--seg", str(path), "--labels", "lesion=Liver", "--json"]) == 0
+    bare = tmp_path / "bare.nii.gz"  # no tissue around the lesion: the split is skipped with a note
+    sitk.WriteImage(sitk.Cast(ref, sitk.sitkFloat32), str(bare))
+    assert main(["measure", "--image", str(bare), "--seg", str(path), "--labels", "lesion=Liver", "--json"]) == 0
+    assert main(["measure", "--image", str(p), "--seg", str(path), "--labels", "brats-mets"]) == 2

@@ -73,7 +73,10 @@ def command(
     if seg is not None:
         comps = _compartments_from_seg_path(seg, labels, t1c, resample=resample)
         if comps.enhancing is None:
-            comps = lab.split_lesion_by_enhancement(comps, t1c)
+            try:
+                comps = lab.split_lesion_by_enhancement(comps, t1c)
+            except InputError as exc:
+                comps.notes.append(f"enhancing/necrotic not separated ({exc})")
     else:
         point = parse_point(seed)  # type: ignore[arg-type]
         box_pts = None
