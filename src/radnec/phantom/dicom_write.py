@@ -14,7 +14,12 @@ from pathlib import Path
 
 import numpy as np
 import SimpleITK as sitk
+from io import BytesIO
+
+from pydicom import dcmread
+from pydicom.dataelem import RawDataElement
 from pydicom.dataset import Dataset, FileMetaDataset
+from pydicom.tag import Tag
 from pydicom.sequence import Sequence as DSequence
 from pydicom.uid import ExplicitVRLittleEndian, PYDICOM_IMPLEMENTATION_UID, generate_uid
 
@@ -160,6 +165,14 @@ def write_mr_series(
     ds.RescaleType = "US"
     ds.WindowCenter, ds.WindowWidth = seq["window"]
     ds.LossyImageCompression = "00"
+    ds.InstanceNumber = 1
+    ds.ImagePositionPatient = [f"{ox:.6f}", f"{oy:.6f}", f"{oz:.6f}"]
+    ds.SliceLocation = f"{oz:.6f}"
+    # Encode the constant part once: a dataset read back from bytes keeps its elements raw, and
+    # pydicom writes raw elements without re-validating them (about 5x faster per slice).
+    buf = BytesIO()
+    ds.save_as(buf, enforce_file_format=True)
+    ds = dcmread(BytesIO(buf.getvalue()))
     out = []
     for k in range(nz):
         uid = make_uid(*uid_parts, "slice", k)
@@ -169,10 +182,23 @@ def write_mr_series(
         ds.InstanceNumber = k + 1
         ds.ImagePositionPatient = [f"{ox:.6f}", f"{oy:.6f}", f"{z:.6f}"]
         ds.SliceLocation = f"{z:.6f}"
-        ds.PixelData = np.ascontiguousarray(arr[k]).tobytes()
+        ds.add_new(PIXEL_DATA, "OW", np.ascontiguousarray(arr[k]).tobytes())
         ds.save_as(folder / f"IM{k + 1:04d}.dcm", enforce_file_format=True)
         out.append((uid, z))
     return out
+
+
+CONTOUR_DATA = Tag(0x3006, 0x0050)
+PIXEL_DATA = Tag(0x7FE0, 0x0010)
+
+
+def _set_raw_ds(ds: Dataset, tag: Tag, values: np.ndarray) -> None:
+    """Store a long DS multi-value already encoded (pydicom would build one validated DS object
+    per number, which dominates the writing time of large structure sets)."""
+    text = "\\".join(f"{v:.4f}" for v in values).encode("ascii")
+    if len(text) % 2:
+        text += b" "
+    ds[tag] = RawDataElement(tag, "DS", len(text), text, 0, False, True)
 
 
 _ROI_COLOURS = {"GTV": [255, 0, 0], "PTV": [255, 128, 0], "Brain": [0, 128, 255], "Brainstem": [0, 200, 0]}
@@ -223,7 +249,7 @@ def write_rtstruct(
             c.ContourImageSequence = DSequence([ref])
             c.ContourGeometricType = "CLOSED_PLANAR"
             c.NumberOfContourPoints = len(pts)
-            c.ContourData = [f"{v:.4f}" for v in pts.ravel()]
+            _set_raw_ds(c, CONTOUR_DATA, pts.ravel())
             items.append(c)
         rc = Dataset(); rc.ReferencedROINumber = n; rc.ROIDisplayColor = _ROI_COLOURS.get(name, [255, 255, 0])
         rc.ContourSequence = DSequence(items)

@@ -99,6 +99,22 @@ class PhantomCase:
     pattern_measures: list[dict] = field(default_factory=list)
 
 
+class _Clock:
+    """Debug timing of the generator's stages (logged at DEBUG)."""
+
+    def __init__(self) -> None:
+        import time
+
+        self._time = time.perf_counter
+        self._cpu = time.process_time
+        self._t, self._c = self._time(), self._cpu()
+
+    def lap(self, what: str) -> None:
+        now, cpu = self._time(), self._cpu()
+        log.debug("phantom %s: %.2f s wall, %.2f s cpu", what, now - self._t, cpu - self._c)
+        self._t, self._c = now, cpu
+
+
 def _grid_axes_points(grid: sitk.Image) -> np.ndarray:
     n = np.array(grid.GetSize())
     return np.array([grid.TransformContinuousIndexToPhysicalPoint([float(v) for v in (i, j, k)])
@@ -201,6 +217,7 @@ def build_case(
     csf = sitk.GetArrayFromImage(anat.csf)
     gm = sitk.GetArrayFromImage(anat.gm)
 
+    clock = _Clock()
     # --- planning lesion -------------------------------------------------------------------
     rl = rng_for(seed, scenario, "lesion")
     sites = cfg["anatomy"]["sites"]
@@ -219,6 +236,7 @@ def build_case(
     level0 = sphere_level(axes, c0, r0, shape_noise)
     core0 = ring_core(level0, max(3.0, 0.45 * r0)) if r0 >= RING_RADIUS_MM else np.full_like(level0, -1.0)
 
+    clock.lap("lesion0")
     # --- structures (contour round trip) and dose ------------------------------------------
     gtv_mask = level0 > 0
     ptv_mask = (level0 + tech["ptv_margin_mm"]) > 0
@@ -257,6 +275,7 @@ def build_case(
     dose_centre = _centroid_lps(piv, grid)
     r_rx = (3.0 * metrics.piv_cc * 1000.0 / (4.0 * np.pi)) ** (1.0 / 3.0)
 
+    clock.lap("dose")
     # --- lesion evolution (planning frame) ----------------------------------------------------
     fields: list[TimepointLesions] = []
     edema_cfg = sc["edema_ratio"]
@@ -313,6 +332,7 @@ def build_case(
                 core["L2"] = np.full_like(level0, -1.0)
         fields.append(TimepointLesions(lesion=lesion, core=core, edema=None))  # type: ignore[arg-type]
 
+    clock.lap("evolution")
     # edema per time point (ratio to enhancing volume drawn from the scenario's ranges)
     for t, tp in enumerate(fields):
         ranges = cfg["planning_edema_ratio"] if t == 0 else _param(edema_cfg, t - 1)
@@ -333,6 +353,7 @@ def build_case(
             tp.centres[name] = c
         tp.edema = ed
 
+    clock.lap("edema")
     # --- synthesise studies --------------------------------------------------------------------
     rdates = rng_for(seed, scenario, "dates")
     srs_date = BASE_DATE + dt.timedelta(days=int(rdates.integers(0, 720)))
@@ -368,18 +389,24 @@ def build_case(
         support = max(fu_cfg["mass_effect_support_mm"], 3.0 * (r_les + fu_cfg["mass_effect_peak_offset_mm"]))
         mass = MassEffect(tuple(float(v) for v in tp.centres["L1"]), amp, support)
         fgrid = _followup_grid(grid, rigid, pad_mm=10.0)
-        coords = _planning_indices_of(fgrid, grid, rigid, mass)
         fshape = fgrid.GetSize()[::-1]
-        r_t1c = _sample(img_t1c, coords, 0.0).reshape(fshape)
-        r_flair = _sample(img_flair, coords, 0.0).reshape(fshape)
+        clock.lap(f"fu{i} prep")
+        r_t1c, r_flair = _to_followup([img_t1c, img_flair], [0.0, 0.0], grid=grid, fgrid=fgrid, rigid=rigid, mass=mass)
         names_l = sorted(tp.lesion)
         truth_fields = [tp.lesion[n] for n in names_l] + [tp.core[n] for n in names_l] + [tp.edema]
-        sampled = _sample_in_box(truth_fields, coords, -1.0, extra=[brain_f, csf])
+        any_in = np.zeros(brain.shape, dtype=bool)
+        for f in truth_fields:
+            any_in |= f > -1.0
+        nz = np.argwhere(any_in)
+        pbox = (np.maximum(nz.min(0) - 2, 0), np.minimum(nz.max(0) + 3, brain.shape))
+        sampled = _to_followup(truth_fields + [brain_f, csf], [-1.0] * len(truth_fields) + [0.0, 0.0],
+                               grid=grid, fgrid=fgrid, rigid=rigid, mass=mass, planning_box=pbox)
+        clock.lap(f"fu{i} resample")
         nl = len(names_l)
-        les = {n: sampled[j].reshape(fshape) for j, n in enumerate(names_l)}
-        cor = {n: sampled[nl + j].reshape(fshape) for j, n in enumerate(names_l)}
-        ed = sampled[2 * nl].reshape(fshape)
-        fm = _masks_from_fields(les, cor, ed, sampled[2 * nl + 1].reshape(fshape), sampled[2 * nl + 2].reshape(fshape))
+        les = {n: sampled[j] for j, n in enumerate(names_l)}
+        cor = {n: sampled[nl + j] for j, n in enumerate(names_l)}
+        ed = sampled[2 * nl]
+        fm = _masks_from_fields(les, cor, ed, sampled[2 * nl + 1], sampled[2 * nl + 2])
         acq = dict(rng=rn, noise_fraction=fu_cfg["noise_fraction"], bias_amplitude=fu_cfg["bias_amplitude"])
         days = int(round(mo * fu_cfg["days_per_month"]))
         st = Study(
@@ -393,6 +420,7 @@ def build_case(
         _add_seeds(st)
         studies.append(st)
 
+    clock.lap("studies")
     case = PhantomCase(
         scenario=scenario, seed=seed, technique=technique, fractions=fractions, voxel_mm=float(voxel_mm),
         months=months, anatomy=anat, site=site, gtv_diameter_mm=diameter, structures=structures,
@@ -403,13 +431,16 @@ def build_case(
     from radnec.phantom.truth import pattern_measures
 
     case.pattern_measures = [pattern_measures(case, st) for st in studies[1:]]
+    clock.lap("truth")
     return case
 
 
-def _planning_indices_of(fgrid: sitk.Image, grid: sitk.Image, rigid, mass: MassEffect) -> np.ndarray:
-    """Continuous planning-array indices (3, N; z, y, x order) of every follow-up voxel centre,
-    i.e. ``T^-1 = M^-1 ∘ R^-1`` evaluated exactly (affine part by broadcasting, radial inverse
-    only inside the support of the mass effect)."""
+def _planning_indices_of(fgrid: sitk.Image, grid: sitk.Image, rigid, mass: MassEffect,
+                         box: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
+    """Continuous planning-array indices (3, N; z, y, x order) of the follow-up voxel centres
+    (all, or those of the index ``box`` = (lo, hi) in z, y, x order), i.e. ``T^-1 = M^-1 ∘ R^-1``
+    evaluated exactly (affine part by broadcasting, radial inverse only inside the support of
+    the mass effect)."""
     inv = rigid.GetInverse()
     a = np.array(inv.GetMatrix()).reshape(3, 3)
     c = np.array(inv.GetCenter()); t = np.array(inv.GetTranslation())
@@ -418,11 +449,13 @@ def _planning_indices_of(fgrid: sitk.Image, grid: sitk.Image, rigid, mass: MassE
     op = np.array(grid.GetOrigin()); sp = np.array(grid.GetSpacing())
     g = (a * sf[None, :]) / sp[:, None]           # planning index per follow-up index (x, y, z)
     h = (a @ of + off - op) / sp
-    n = fgrid.GetSize()
-    ii = np.arange(n[0], dtype=np.float64).reshape(1, 1, -1)
-    jj = np.arange(n[1], dtype=np.float64).reshape(1, -1, 1)
-    kk = np.arange(n[2], dtype=np.float64).reshape(-1, 1, 1)
-    coords = np.empty((3, n[2], n[1], n[0]), dtype=np.float32)
+    size = np.array(fgrid.GetSize())[::-1]
+    lo, hi = (np.zeros(3, int), size) if box is None else box
+    ii = np.arange(lo[2], hi[2], dtype=np.float64).reshape(1, 1, -1)
+    jj = np.arange(lo[1], hi[1], dtype=np.float64).reshape(1, -1, 1)
+    kk = np.arange(lo[0], hi[0], dtype=np.float64).reshape(-1, 1, 1)
+    shape = tuple(int(v) for v in (hi - lo))
+    coords = np.empty((3, *shape), dtype=np.float32)
     for row, d in ((0, 2), (1, 1), (2, 0)):      # output order z, y, x
         coords[row] = (g[d, 0] * ii + g[d, 1] * jj) + (g[d, 2] * kk + h[d])
     coords = coords.reshape(3, -1)
@@ -439,30 +472,69 @@ def _planning_indices_of(fgrid: sitk.Image, grid: sitk.Image, rigid, mass: MassE
     return coords
 
 
+def _fu_box_of_planning_box(fgrid: sitk.Image, grid: sitk.Image, rigid, lo: np.ndarray, hi: np.ndarray,
+                            margin_mm: float) -> tuple[np.ndarray, np.ndarray]:
+    """Follow-up index box (z, y, x; [lo, hi)) containing the rigid image of a planning index box
+    plus ``margin_mm`` (covers the mass-effect displacement)."""
+    corners = []
+    for k in (lo[0], hi[0] - 1):
+        for j in (lo[1], hi[1] - 1):
+            for i in (lo[2], hi[2] - 1):
+                p = grid.TransformIndexToPhysicalPoint([int(i), int(j), int(k)])
+                corners.append(rigid.TransformPoint(p))
+    corners = np.array(corners)
+    of = np.array(fgrid.GetOrigin()); sf = np.array(fgrid.GetSpacing())
+    a = np.floor((corners.min(0) - margin_mm - of) / sf).astype(int)[::-1]
+    b = np.ceil((corners.max(0) + margin_mm - of) / sf).astype(int)[::-1] + 1
+    size = np.array(fgrid.GetSize())[::-1]
+    return np.clip(a, 0, size), np.clip(b, 0, size)
+
+
+def _to_followup(arrays: list[np.ndarray], cvals: list[float], *, grid: sitk.Image, fgrid: sitk.Image, rigid,
+                 mass: MassEffect, planning_box: tuple[np.ndarray, np.ndarray] | None = None) -> list[np.ndarray]:
+    """Resample planning-grid arrays onto the follow-up grid through ``T^-1`` (linear).
+
+    With ``planning_box`` only the follow-up region that can receive values from that planning
+    index box is computed (``cval`` elsewhere). Without it the whole grid is resampled with the
+    rigid part by SimpleITK and the region within the mass-effect support is recomputed exactly."""
+    fshape = tuple(fgrid.GetSize()[::-1])
+    margin = mass.amplitude_mm + 2.0 * max(grid.GetSpacing())
+    if planning_box is None:
+        out = []
+        inv = rigid.GetInverse()
+        for arr, cv in zip(arrays, cvals):
+            img = sitk.GetImageFromArray(arr.astype(np.float32, copy=False))
+            img.CopyInformation(grid)
+            out.append(sitk.GetArrayFromImage(sitk.Resample(img, fgrid, inv, sitk.sitkLinear, float(cv), sitk.sitkFloat32)))
+        c = np.asarray(mass.centre)
+        ci = np.array(grid.TransformPhysicalPointToContinuousIndex(c.tolist()))[::-1]
+        half = mass.support_mm / np.array(grid.GetSpacing())[::-1] + 1
+        lo = np.maximum(np.floor(ci - half).astype(int), 0)
+        hi = np.minimum(np.ceil(ci + half).astype(int) + 1, arrays[0].shape)
+        flo, fhi = _fu_box_of_planning_box(fgrid, grid, rigid, lo, hi, margin)
+        if np.any(fhi <= flo):
+            return out
+        coords = _planning_indices_of(fgrid, grid, rigid, mass, (flo, fhi))
+        box = tuple(slice(a, b) for a, b in zip(flo, fhi))
+        for o, arr, cv in zip(out, arrays, cvals):
+            o[box] = _sample(arr, coords, cv).reshape(fhi - flo)
+        return out
+    lo, hi = planning_box
+    flo, fhi = _fu_box_of_planning_box(fgrid, grid, rigid, lo, hi, margin)
+    out = [np.full(fshape, cv, dtype=np.float32) for cv in cvals]
+    if np.any(fhi <= flo):
+        return out
+    coords = _planning_indices_of(fgrid, grid, rigid, mass, (flo, fhi))
+    coords -= lo[:, None].astype(np.float32)
+    box = tuple(slice(a, b) for a, b in zip(flo, fhi))
+    pbox = tuple(slice(a, b) for a, b in zip(lo, hi))
+    for o, arr, cv in zip(out, arrays, cvals):
+        o[box] = _sample(np.ascontiguousarray(arr[pbox]), coords, cv).reshape(fhi - flo)
+    return out
+
+
 def _sample(arr: np.ndarray, coords: np.ndarray, cval: float) -> np.ndarray:
     return map_coordinates(arr, coords, order=1, mode="constant", cval=cval, prefilter=False)
-
-
-def _sample_in_box(arrays: list[np.ndarray], coords: np.ndarray, cval: float,
-                   extra: list[np.ndarray] = ()) -> list[np.ndarray]:
-    """Linear sampling of level fields, evaluated only in the bounding box where any of them is
-    > ``cval`` (``cval`` elsewhere); ``extra`` arrays are sampled in the same box (0 outside)."""
-    any_in = np.zeros(arrays[0].shape, dtype=bool)
-    for a in arrays:
-        any_in |= a > cval
-    out = [np.full(coords.shape[1], cval, dtype=np.float32) for _ in arrays]
-    out += [np.zeros(coords.shape[1], dtype=np.float32) for _ in extra]
-    if not any_in.any():
-        return out
-    nz = np.argwhere(any_in)
-    lo = np.maximum(nz.min(0) - 2, 0)
-    hi = np.minimum(nz.max(0) + 3, any_in.shape)
-    sel = np.flatnonzero(np.all((coords >= lo[:, None]) & (coords <= (hi - 1)[:, None]), axis=0))
-    local = coords[:, sel] - lo[:, None].astype(np.float32)
-    box = tuple(slice(a, b) for a, b in zip(lo, hi))
-    for o, a in zip(out, list(arrays) + list(extra)):
-        o[sel] = map_coordinates(np.ascontiguousarray(a[box]), local, order=1, mode="nearest", prefilter=False)
-    return out
 
 
 def _add_seeds(study: Study) -> None:
