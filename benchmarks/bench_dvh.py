@@ -305,7 +305,7 @@ def section_speed() -> None:
           f"[{check(best < 1.0, 'DVH of 5 cc < 1 s')}]")
 
 
-def section_phantom(seeds: list[int]) -> None:
+def section_phantom(seeds: list[int], only: list[str] | None = None) -> None:
     from radnec.dose.pattern import classify_pattern
     from radnec.dose.symmetry import growth_symmetry
     from radnec.dose.lesion import map_lesion
@@ -314,6 +314,8 @@ def section_phantom(seeds: list[int]) -> None:
     print(f"\n## 6. Phantom scenarios (seeds {seeds}), true transform, last follow-up, index lesion\n")
     expect = {"necrosis": ("in-field", "symmetric"), "infield": ("in-field", None), "marginal": ("marginal", "eccentric"),
               "distant": ("out-of-field", None)}
+    if only:
+        expect = {k: v for k, v in expect.items() if k in only}
     print(f"{'scenario':9s} {'seed':>4s} {'pattern':>13s} {'f100':>5s} {'f50':>5s} {'origin%':>7s} {'symmetry':>10s} {'offset':>6s} {'spread':>6s} {'envel':>5s}")
     for sc, (pat, sym) in expect.items():
         for seed in seeds:
@@ -341,6 +343,8 @@ def main() -> int:
     ap.add_argument("--no-dicompyler", action="store_true", help="skip dicompyler-core")
     ap.add_argument("--quick", action="store_true", help="only the 1 mm-contour Nelms rows")
     ap.add_argument("--phantom-seeds", default="", help="e.g. 0-9 or 0,1 (each case takes ~1 min to build)")
+    ap.add_argument("--phantom-only", action="store_true", help="run only the phantom section")
+    ap.add_argument("--scenarios", default="", help="comma-separated subset of necrosis,infield,marginal,distant")
     args = ap.parse_args()
     use_dc = not args.no_dicompyler
     if use_dc:
@@ -349,15 +353,16 @@ def main() -> int:
         except ImportError:
             print("dicompyler-core not installed (pip install -e '.[bench]'); comparison skipped")
             use_dc = False
-    section_nelms(use_dc, args.quick)
-    section_volumes()
-    section_dicompyler_plan(use_dc)
-    section_brain()
-    section_speed()
+    if not args.phantom_only:
+        section_nelms(use_dc, args.quick)
+        section_volumes()
+        section_dicompyler_plan(use_dc)
+        section_brain()
+        section_speed()
     if args.phantom_seeds:
         s = args.phantom_seeds
         seeds = list(range(int(s.split("-")[0]), int(s.split("-")[1]) + 1)) if "-" in s else [int(v) for v in s.split(",")]
-        section_phantom(seeds)
+        section_phantom(seeds, [v for v in args.scenarios.split(",") if v] or None)
     print("\n" + ("ALL TARGETS MET" if not failures else "TARGETS MISSED:\n  " + "\n  ".join(failures)))
     return 0 if not failures else 1
 

@@ -14,8 +14,9 @@ Continuous measures (all in the planning frame, on the refined dose grid):
   divided by the lesion radius.
 
 Classification (``conventions.yaml`` → ``symmetry``; radnec convention, expert opinion):
-**symmetric** when the centroid offset ≤ ``max_centroid_offset`` and the radial spread ≤
-``max_radial_spread``; **eccentric** otherwise. Pass the whole lesion (enhancing rim plus any
+**symmetric** when the centroid offset ≤ ``max_centroid_offset``, the radial spread ≤
+``max_radial_spread`` and the envelopment ≥ ``min_envelopment`` (the lesion has grown around the
+whole high-dose region); **eccentric** otherwise. Pass the whole lesion (enhancing rim plus any
 necrotic core) — a rim-only mask still works for offset and spread, but not for envelopment.
 """
 
@@ -150,7 +151,8 @@ def growth_symmetry(
     offset_mm = float(np.linalg.norm(c_les - c_dose))
     offset = offset_mm / r_les
     max_off, max_spread = float(conv["max_centroid_offset"]), float(conv["max_radial_spread"])
-    label = "symmetric" if offset <= max_off and spread <= max_spread else "eccentric"
+    min_env = float(conv["min_envelopment"])
+    label = "symmetric" if offset <= max_off and spread <= max_spread and envelopment >= min_env else "eccentric"
     return SymmetryResult(
         growth_symmetry=label,
         centroid_offset=offset,
@@ -161,7 +163,10 @@ def growth_symmetry(
         rx_radius_mm=float(r_rx),
         dose_centre_lps=[float(v) for v in c_dose],
         lesion_centroid_lps=[float(v) for v in c_les],
-        rule=f"symmetric if centroid offset ≤ {max_off} lesion radii and radial spread ≤ {max_spread}; eccentric otherwise",
+        rule=(
+            f"symmetric if centroid offset ≤ {max_off} lesion radii, radial spread ≤ {max_spread} and envelopment of the "
+            f"Rx isodose volume ≥ {min_env}; eccentric otherwise"
+        ),
         convention=str(conv["convention"]),
         notes=notes,
     )
