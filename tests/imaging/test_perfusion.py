@@ -166,9 +166,17 @@ def test_cli_errors(tmp_path, capsys):
     sitk.WriteImage(lesion, str(tmp_path / "lesion.nii.gz"))
     other = sitk.Image(10, 10, 3, sitk.sitkUInt8)
     sitk.WriteImage(other, str(tmp_path / "small.nii.gz"))
-    # lesion mask on another grid
+    # lesion mask on another grid: an error, unless explicitly resampled
     assert main(["perfusion", "--dsc", str(nii), "--lesion", str(tmp_path / "small.nii.gz")]) == 2
     assert "different grids" in capsys.readouterr().err
+    fine = sitk.Resample(lesion, [s * 2 for s in lesion.GetSize()], sitk.Transform(), sitk.sitkNearestNeighbor,
+                         lesion.GetOrigin(), [s / 2 for s in lesion.GetSpacing()], lesion.GetDirection())
+    sitk.WriteImage(fine, str(tmp_path / "fine.nii.gz"))
+    args = ["perfusion", "--dsc", str(nii), "--lesion", str(tmp_path / "fine.nii.gz"), "--json"]
+    assert main(args) == 2
+    capsys.readouterr()
+    assert main([*args, "--resample-masks"]) == 0
+    assert json.loads(capsys.readouterr().out)["rcbv_mean"] == pytest.approx(2.0, rel=0.1)
     # a 3-D image given as the DSC series
     assert main(["perfusion", "--dsc", str(tmp_path / "lesion.nii.gz"), "--lesion", str(tmp_path / "lesion.nii.gz")]) == 2
     assert "4-D" in capsys.readouterr().err

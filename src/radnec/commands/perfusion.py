@@ -24,6 +24,10 @@ def command(
     te_ms: float | None = typer.Option(None, "--te-ms", help="Echo time (ms) if the file lacks it."),
     tr_s: float | None = typer.Option(None, "--tr-s", help="Frame interval (s) if the file lacks it."),
     no_leakage_correction: bool = typer.Option(False, "--no-leakage-correction", help="Skip Boxerman-Weisskoff."),
+    resample_masks: bool = typer.Option(
+        False, "--resample-masks",
+        help="Resample masks given on another grid of the SAME frame of reference (e.g. the T1c) onto the DSC grid.",
+    ),
     save_rcbv: Path | None = typer.Option(None, "--save-rcbv", help="Write the rCBV map (NIfTI/NRRD)."),
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ) -> None:
@@ -48,14 +52,23 @@ def command(
             raise InputError(f"the {what} mask must be 3-D, it is {img.GetDimension()}-D", path=path)
         return sitk.Cast(img > 0, sitk.sitkUInt8)
 
+    from radnec.imaging.masks import mask_on_grid
+
     series = read_dsc(dsc, te_ms=te_ms, tr_s=tr_s)
-    les = read_mask(lesion, "lesion")
-    aif_mask = read_mask(aif, "AIF")
+
+    def on_grid(path: Path | None, what: str):
+        m = read_mask(path, what)
+        if m is None or not resample_masks:
+            return m
+        return mask_on_grid(m, series.reference, what=f"{what} mask")
+
+    les = on_grid(lesion, "lesion")
+    aif_mask = on_grid(aif, "AIF")
     res = analyze_dsc(
         series,
         lesion=les,
-        white_matter=read_mask(wm, "white-matter"),
-        brain=read_mask(brain, "brain"),
+        white_matter=on_grid(wm, "white-matter"),
+        brain=on_grid(brain, "brain"),
         aif=aif_mask,
         leakage_correction=not no_leakage_correction,
         method="deconvolution" if aif_mask is not None else "integration",

@@ -20,6 +20,10 @@ def command(
     background: Path | None = typer.Option(None, "--background", help="Background mask on the PET grid."),
     tracer: str | None = typer.Option(None, "--tracer", help="Override the tracer: FDG, FET, MET, FDOPA, FLT."),
     weight_kg: float | None = typer.Option(None, "--weight-kg", help="Patient weight (kg) if the header lacks it."),
+    resample_masks: bool = typer.Option(
+        False, "--resample-masks",
+        help="Resample masks given on another grid of the SAME frame of reference onto the PET grid.",
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ) -> None:
     """Compute SUVbw (and lesion statistics)."""
@@ -54,8 +58,13 @@ def command(
         "image_suv_max": float(np.max(arr)),
     }
     if lesion is not None:
+        from radnec.imaging.masks import mask_on_grid
+
         les = read_mask(lesion, "lesion")
         bg = read_mask(background, "background") if background is not None else None
+        if resample_masks:
+            les = mask_on_grid(les, res.suv, what="lesion mask")
+            bg = mask_on_grid(bg, res.suv, what="background mask") if bg is not None else None
         out["lesion"] = pet_lesion_stats(res.suv, les, background=bg, tracer=res.tracer)
     if as_json:
         print_json(out)
