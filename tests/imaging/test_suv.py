@@ -221,3 +221,25 @@ def test_detect_tracer(text, tracer):
     ds = Dataset()
     ds.RadiopharmaceuticalInformationSequence = [item]
     assert detect_tracer(ds) == tracer
+
+
+def test_mirror_background_with_flipped_direction():
+    # Same head and lesion, stored with x and y axes reversed (as NIfTI-from-RAS data often are):
+    # the mirrored background and the TBR must not change.
+    img, les = _synthetic_head(2.5)
+    arr = sitk.GetArrayFromImage(img)
+    arr[:, :, 25:] *= 0.8  # make the contralateral side distinguishable: background mean 0.8
+    base = sitk.GetImageFromArray(arr)
+    base.CopyInformation(img)
+    ref = pet_lesion_stats(base, les, tracer="FET")
+    flip = sitk.GetImageFromArray(arr[:, ::-1, ::-1].copy())
+    flip.SetSpacing(img.GetSpacing())
+    flip.SetDirection((-1, 0, 0, 0, -1, 0, 0, 0, 1))
+    size = img.GetSize()
+    flip.SetOrigin(img.TransformIndexToPhysicalPoint((size[0] - 1, size[1] - 1, 0)))
+    les_flip = sitk.GetImageFromArray(sitk.GetArrayFromImage(les)[:, ::-1, ::-1].copy())
+    les_flip.CopyInformation(flip)
+    out = pet_lesion_stats(flip, les_flip, tracer="FET")
+    assert out["background_suv_mean"] == pytest.approx(ref["background_suv_mean"], rel=1e-6)
+    assert out["tbr_mean"] == pytest.approx(ref["tbr_mean"], rel=1e-6)
+    assert ref["background_suv_mean"] == pytest.approx(0.8, rel=1e-6)
