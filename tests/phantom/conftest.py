@@ -14,13 +14,14 @@ VOXEL_MM = 2.0
 
 @pytest.fixture(scope="session")
 def phantom_cases(tmp_path_factory) -> dict[str, tuple[Path, dict]]:
-    """{scenario: (case folder, truth dict)} for seed 1, 2 mm voxels, default months."""
+    """{scenario: (case folder, truth dict)} for seed 1, 2 mm voxels, follow-ups at 3 and 12 months."""
     from radnec.phantom.generate import generate_case
 
     root = tmp_path_factory.mktemp("phantoms")
     out = {}
     for sc in SCENARIOS:
         folder = root / sc
-        generate_case(sc, 1, folder, voxel_mm=VOXEL_MM, technique="linac" if sc == "infield" else "gk")
+        generate_case(sc, 1, folder, voxel_mm=VOXEL_MM, months=[3, 12],
+                      technique="linac" if sc == "infield" else "gk")
         out[sc] = (folder, json.loads((folder / "truth.json").read_text()))
     return out
