@@ -157,7 +157,8 @@ def full_analysis() -> Analysis:
             TimepointRegistration(date="2025-03-01", method="rigid", quality={"mi_before": 0.31, "mi_after": 0.62,
                                                                              "folded_fraction": 0.0}),
             TimepointRegistration(date="2025-08-15", method="rigid + demons", poor_quality=True,
-                                  quality={"mi_before": 0.30, "mi_after": 0.35, "jacobian_min": -0.1},
+                                  quality={"mi_before": 0.30, "mi_after": 0.35, "jacobian_min": -0.1,
+                                           "thresholds": {"min_jacobian": 0.5, "max_jacobian": 2.0}},
                                   warnings=["3.2 % of voxels folded (Jacobian <= 0)"]),
         ],
     )

@@ -198,5 +198,39 @@ def test_lists_of_records_render_as_tables(figures):
     html = render_html(full_analysis(), figures)
     block = html[html.index('<table class="records"><caption>intervals</caption>'):]
     block = block[: block.index("</table>")]
-    assert "<th>volume_doubling_time_days</th>" in block and "98.04" in block and "108.3" in block
+    assert "<th>volume doubling time days</th>" in block and "98.04" in block and "108.3" in block
     assert "intervals[0]" not in html
+
+
+def test_tags_balanced(figures):
+    """Every non-void element is closed in order (template regressions show up here first)."""
+    void = {"meta", "img", "br", "hr", "input", "link"}
+
+    class Balance(HTMLParser):
+        def __init__(self) -> None:
+            super().__init__()
+            self.stack: list[str] = []
+            self.errors: list[tuple[str, tuple[int, int]]] = []
+
+        def handle_starttag(self, tag, attrs):  # noqa: ANN001
+            if tag not in void:
+                self.stack.append(tag)
+
+        def handle_endtag(self, tag):  # noqa: ANN001
+            if self.stack and self.stack[-1] == tag:
+                self.stack.pop()
+            else:
+                self.errors.append((tag, self.getpos()))
+
+    for analysis in (full_analysis(), minimal_analysis()):
+        b = Balance()
+        b.feed(render_html(analysis, figures))
+        assert b.errors == [] and b.stack == [], (b.errors[:3], b.stack[:3])
+
+
+def test_nested_quality_blocks_are_collapsed(figures):
+    html = render_html(full_analysis(), figures)
+    sub = html[html.index('<details class="sub"><summary>thresholds</summary>'):]
+    sub = sub[: sub.index("</details>")]
+    assert "min jacobian" in sub and "0.5" in sub
+    assert "jacobian min" in html  # the top-level metric stays visible, underscores shown as spaces

@@ -435,11 +435,18 @@ def _num(v: Any) -> str:
     return fmt(v)
 
 
-def _block(obj: Any) -> dict[str, Any]:
-    """A free-form block as key/value rows plus one table per list of records (e.g. growth
-    intervals), so that lists of dicts read as tables rather than as dotted keys."""
+def _label(key: str) -> str:
+    """Display form of a contract key: underscores become spaces so long names can wrap."""
+    return key.replace("_", " ")
+
+
+def _block(obj: Any, *, depth: int = 0) -> dict[str, Any]:
+    """A free-form block (registration quality, growth, details) for display: scalar entries as
+    key/value rows, each list of records (e.g. growth intervals) as a table, and each nested
+    mapping (e.g. thresholds, the rigid stage's own metrics) as a collapsed sub-block."""
     kv: list[tuple[str, str]] = []
     tables: list[dict[str, Any]] = []
+    subs: list[dict[str, Any]] = []
     if isinstance(obj, Mapping):
         for k, v in obj.items():
             if isinstance(v, (list, tuple)) and v and all(isinstance(r, Mapping) for r in v):
@@ -448,12 +455,14 @@ def _block(obj: Any) -> dict[str, Any]:
                     headers.extend(h for h in r if h not in headers)
                 rows = [[_num(r.get(h)) if not isinstance(r.get(h), (Mapping, list, tuple))
                          else _text(r.get(h)) for h in headers] for r in v]
-                tables.append({"title": str(k), "headers": headers, "rows": rows})
+                tables.append({"title": _label(str(k)), "headers": [_label(h) for h in headers], "rows": rows})
+            elif isinstance(v, Mapping) and v and depth < 2:
+                subs.append({"title": _label(str(k)), "block": _block(v, depth=depth + 1)})
             else:
-                kv.extend(_kv_rows(v, f"{k}."))
+                kv.extend((_label(key), val) for key, val in _kv_rows(v, f"{k}."))
     elif obj is not None:
         kv.extend(_kv_rows(obj))
-    return {"kv": kv, "tables": tables}
+    return {"kv": kv, "tables": tables, "subs": subs}
 
 
 def _registration_view(analysis: Analysis, figs: _Figures) -> dict[str, Any] | None:
