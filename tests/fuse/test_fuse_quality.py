@@ -1,0 +1,75 @@
+"""Quality metrics: a wrong alignment is flagged, a good one is not; Jacobian and picture."""
+
+from __future__ import annotations
+
+import numpy as np
+import SimpleITK as sitk
+
+from radnec.fuse import quality
+from radnec.fuse.checks import thresholds
+
+
+def test_wrong_initialisation_is_flagged(rigid_pair, rigid_result) -> None:
+    wrong = sitk.Euler3DTransform(rigid_result.rigid)
+    wrong.SetRotation(0.5, -0.3, 0.4)  # ~30 degrees off
+    wrong.SetTranslation(tuple(np.asarray(wrong.GetTranslation()) + (25.0, -20.0, 15.0)))
+    q = quality.assess(rigid_pair.planning, rigid_pair.followup, transform=wrong, initial_transform=rigid_result.rigid)
+    assert q["poor_quality"]
+    assert q["failed_checks"]
+    good = quality.assess(
+        rigid_pair.planning, rigid_pair.followup, transform=rigid_result.rigid, initial_transform=wrong
+    )
+    assert not good["poor_quality"], good["failed_checks"]
+    assert good["nmi_after"] > q["nmi_after"]
+    assert good["foreground_dice"] > q["foreground_dice"]
+
+
+def test_folding_deformation_is_flagged(rigid_pair) -> None:
+    ref = rigid_pair.planning
+    field = np.zeros(ref.GetSize()[::-1] + (3,))
+    zz = np.arange(ref.GetSize()[2])[:, None, None] * ref.GetSpacing()[2]
+    field[..., 2] = np.broadcast_to(-1.5 * zz, field.shape[:3])  # det(J) = 1 - 1.5 < 0
+    img = sitk.GetImageFromArray(field, isVector=True)
+    img.CopyInformation(ref)
+    d = sitk.DisplacementFieldTransform(img)
+    stats = quality.jacobian_stats(d)
+    assert stats["jacobian_min"] < 0 and stats["folded_fraction"] > 0.5
+    q = quality.assess(ref, rigid_pair.followup, transform=d, initial_transform=sitk.Euler3DTransform(), deformation=d)
+    assert q["poor_quality"]
+    assert any("folds" in c for c in q["failed_checks"])
+
+
+def test_identity_field_has_unit_jacobian(rigid_pair) -> None:
+    ref = rigid_pair.planning
+    img = sitk.Image(ref.GetSize(), sitk.sitkVectorFloat64, 3)
+    img.CopyInformation(ref)
+    stats = quality.jacobian_stats(sitk.DisplacementFieldTransform(img))
+    assert abs(stats["jacobian_min"] - 1) < 1e-9 and abs(stats["jacobian_max"] - 1) < 1e-9
+    assert stats["folded_fraction"] == 0.0
+
+
+def test_inverse_consistency_of_exact_inverse_is_zero() -> None:
+    tx = sitk.Euler3DTransform((0.0, 0.0, 0.0), 0.1, 0.2, -0.1, (3.0, -4.0, 5.0))
+    pts = np.array([[0.0, 0.0, 0.0], [50.0, -30.0, 20.0]])
+    assert quality.inverse_consistency_mm(tx, tx.GetInverse(), pts)["max"] < 1e-9
+    off = sitk.TranslationTransform(3, (1.0, 0.0, 0.0))
+    shifted = sitk.CompositeTransform([off, tx.GetInverse()])
+    assert abs(quality.inverse_consistency_mm(tx, shifted, pts)["mean"] - 1.0) < 1e-9
+
+
+def test_thresholds_are_cited() -> None:
+    t = thresholds()
+    for group, entries in t.items():
+        if group == "version":
+            continue
+        for name, entry in entries.items():
+            assert "value" in entry and "unit" in entry and entry.get("source"), (group, name)
+    assert "10.1002/mp.12256" in t["jacobian"]["max_folded_fraction"]["source"]
+
+
+def test_overlay_png_is_written(tmp_path, rigid_pair, rigid_result) -> None:
+    path = quality.overlay_png(
+        rigid_pair.planning, rigid_pair.followup, rigid_result.rigid, tmp_path / "o.png", center_lps=rigid_pair.lesion_center_lps
+    )
+    data = path.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 10_000
