@@ -71,6 +71,7 @@ class _TimepointData:
     flair: sitk.Image | None
     t2: sitk.Image | None
     transform: sitk.Transform  # planning -> this study's frame (identity for planning)
+    frame_uid: str | None = None
     fusion: Any | None = None
     registration: TimepointRegistration | None = None
     lesions: dict[str, Any] = field(default_factory=dict)  # lesion name -> Compartments
@@ -127,12 +128,14 @@ def analyze(
         ctx = _ingest(case_dir, clinical=clinical, skipped=skipped, warnings=warnings)
     with stages("plan"):
         plan_summary = _plan_summary(ctx, warnings)
-    with stages("fusion"):
-        _fuse_all(ctx, warnings)
+    with stages("fusion: rigid"):
+        _fuse_rigid(ctx)
     seeds = _seeds(ctx, lesion_seeds_lps)
     ctx.seeds = seeds
     with stages("lesion morphology"):
         _segment_all(ctx, seeds, skipped, warnings)
+    with stages("fusion: deformable"):
+        _fuse_deformable(ctx, warnings)
     lesions: list[Lesion] = []
     with stages("dose side"):
         for name in seeds:
@@ -177,6 +180,7 @@ class _Context:
     clinical: Any | None
     timepoints: list[_TimepointData]
     input_files: list[str]
+    advanced: Any = None
     seeds: dict[str, np.ndarray] = field(default_factory=dict)
     prescription_gy: float | None = None
     gtv: Any = None
@@ -197,6 +201,9 @@ def _ingest(case_dir: Path, *, clinical: str | Path | None, skipped: list[str], 
         if not s.reason.startswith("not DICOM"):
             skipped.append(f"file skipped by ingest: {Path(s.path).name}: {s.reason}")
     layout = find_case(inv)
+    from radnec.imaging.collect import find_advanced_series
+
+    advanced = find_advanced_series(inv)
     warnings.extend(layout.notes)
     plan = read_rtplan(layout.rtplan.path)
     dose = read_rtdose(layout.rtdose.path)
@@ -215,7 +222,7 @@ def _ingest(case_dir: Path, *, clinical: str | Path | None, skipped: list[str], 
     for i, fu in enumerate(layout.followups, start=1):
         timepoints.append(_load_study(fu, label=f"follow-up {i}", srs_date=srs_date, skipped=skipped))
     files = sorted({f for s in inv.all_series() for f in s.files} | {o.path for o in inv.objects_of_kind("RTPLAN", "RTDOSE", "RTSTRUCT")})
-    return _Context(case_dir, layout, plan, dose, structures, srs_date, case, timepoints, files)
+    return _Context(case_dir, layout, plan, dose, structures, srs_date, case, timepoints, files, advanced=advanced)
 
 
 def _load_study(study: Any, *, label: str, srs_date: dt.date | None, skipped: list[str]) -> _TimepointData:
@@ -248,6 +255,7 @@ def _load_study(study: Any, *, label: str, srs_date: dt.date | None, skipped: li
         flair=others["FLAIR"],
         t2=others["T2"],
         transform=sitk.Transform(3, sitk.sitkIdentity),
+        frame_uid=study.series["T1c"].frame_of_reference_uid,
     )
 
 
@@ -356,24 +364,74 @@ def _plan_summary(ctx: _Context, warnings: list[str]) -> PlanSummary:
 # --------------------------------------------------------------------------- fusion
 
 
-def _fuse_all(ctx: _Context, warnings: list[str]) -> None:
-    from radnec.fuse import fuse
+def _fuse_rigid(ctx: _Context) -> None:
+    """Whole-head rigid registration of every follow-up T1c to the planning T1c."""
+    from radnec.fuse.pipeline import fuse
 
     planning = ctx.timepoints[0]
     for tp in ctx.timepoints[1:]:
-        result = fuse(planning.t1c, tp.t1c)
+        tp.fusion = fuse(
+            planning.t1c, tp.t1c, fixed_frame_uid=planning.frame_uid, moving_frame_uid=tp.frame_uid, deformable=False
+        )
+        tp.transform = tp.fusion.transform
+
+
+def _union(masks: list[sitk.Image]) -> sitk.Image | None:
+    out = None
+    for m in masks:
+        out = m if out is None else sitk.Or(out, m)
+    return out
+
+
+def _fuse_deformable(ctx: _Context, warnings: list[str]) -> None:
+    """Deformable refinement around the lesions, with lesion + oedema excluded from the metric.
+
+    The rigid result of :func:`_fuse_rigid` is kept as the rigid part; the lesions found on each
+    follow-up (and on the planning study) are masked out so that the deformation cannot
+    "explain away" their growth. Seeds and masks are not re-derived: segmentation happens on the
+    follow-up's own grid and only used the rigid transform to place the seed.
+    """
+    from radnec.fuse.pipeline import fuse
+
+    planning = ctx.timepoints[0]
+    fixed_mask = _union([_lesion_and_edema(c) for c in planning.lesions.values()])
+    for tp in ctx.timepoints[1:]:
+        rigid_result = tp.fusion
+        moving_mask = _union([_lesion_and_edema(c) for c in tp.lesions.values()])
+        centre = next(iter(ctx.seeds.values())) if ctx.seeds else None
+        if moving_mask is None and fixed_mask is None and centre is None:
+            result = rigid_result
+            warnings.append(f"{tp.label}: no lesion found, so rigid registration only")
+        else:
+            result = fuse(
+                planning.t1c,
+                tp.t1c,
+                registration=rigid_result.rigid,
+                moving_lesion_mask=moving_mask,
+                fixed_lesion_mask=fixed_mask,
+                lesion_center_lps=centre,
+                deformable=True,
+            )
+            # The rigid part was registered here (not read from a DICOM REG): say so.
+            result.method = result.method.replace("dicom-reg", rigid_result.method)
         tp.fusion = result
         tp.transform = result.transform
-        quality = result.quality_dict() if hasattr(result, "quality_dict") else dict(result.quality)
         tp.registration = TimepointRegistration(
             date=tp.date,
             method=result.method,
             poor_quality=bool(result.poor_quality),
-            quality=quality,
+            quality=dict(result.quality) | {"rigid": dict(rigid_result.quality)},
             warnings=list(result.warnings),
         )
         if result.poor_quality:
-            warnings.append(f"{tp.label} ({tp.date}): registration quality is poor — check the overlay before trusting dose numbers")
+            warnings.append(
+                f"{tp.label} ({tp.date}): registration quality is poor — check the overlay before trusting dose numbers"
+            )
+
+
+def _lesion_and_edema(comps: Any) -> sitk.Image:
+    masks = [comps.lesion] + ([comps.edema] if getattr(comps, "edema", None) is not None else [])
+    return _union(masks)  # type: ignore[return-value]
 
 
 # --------------------------------------------------------------------------- lesions
@@ -562,10 +620,26 @@ def _evidence(ctx: _Context, lesion: Lesion, plan: PlanSummary, *, draws: int, s
 
 
 def _imaging_observations(ctx: _Context, lesion: Lesion, skipped: list[str]) -> list[Any]:
-    skipped_note = "no perfusion, PET or MR spectroscopy series found: advanced-imaging evidence not used"
-    if skipped_note not in skipped:
-        skipped.append(skipped_note)
-    return []
+    """DSC perfusion, PET and MRS observations for ``lesion`` (radnec.imaging.collect).
+
+    The lesion is taken at the latest follow-up where it was segmented; a series in that study's
+    frame of reference needs no transform, others are skipped with their reason.
+    """
+    from radnec.imaging.collect import imaging_observations
+
+    adv = ctx.advanced
+    if adv is None or not (adv.dsc or adv.pet or adv.mrs):
+        skipped.append("no perfusion, PET or MR spectroscopy series found: advanced-imaging evidence not used")
+        return []
+    with_lesion = [tp for tp in ctx.timepoints if lesion.name in tp.lesions]
+    if not with_lesion:
+        skipped.append(f"{lesion.name}: not segmented, so advanced imaging could not be measured in it")
+        return []
+    tp = with_lesion[-1]
+    result = imaging_observations(lesion=tp.lesions[lesion.name].lesion, lesion_frame_of_reference_uid=tp.frame_uid, series=adv)
+    lesion.imaging = {"timepoint": tp.label, "date": tp.date} | result["details"]
+    skipped.extend(f"{lesion.name}: {s}" for s in result["skipped"])
+    return list(result["observations"])
 
 
 # --------------------------------------------------------------------------- report
