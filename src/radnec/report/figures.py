@@ -282,6 +282,7 @@ def _draw_plane(
         ax.invert_yaxis()  # anterior (small y) at the top
     ax.set_xlabel(hlabel)
     ax.set_ylabel(vlabel)
+    ax.locator_params(nbins=5)  # a few mm ticks are enough (and each tick label costs drawing time)
     return h, v
 
 
