@@ -10,8 +10,8 @@ Figures are looked up by key (see :func:`figure_key`)::
     figure_key("views_latest", lesion="L1")          -> "views_latest:L1"
     figure_key("registration", date="2026-03-01")    -> "registration:2026-03-01"
 
-A key without the lesion/date suffix is used when there is exactly one lesion (or as the
-fallback for every time point). Figures whose key the report does not know are shown in an
+A key without the lesion suffix is used when there is exactly one lesion; an unsuffixed
+``registration`` figure goes with the latest follow-up that has no dated one. Figures whose key the report does not know are shown in an
 "Other figures" section, never dropped silently.
 
 Every section has a stable ``id`` (:data:`SECTION_IDS`). A block that is missing from the
@@ -214,8 +214,6 @@ class _Figures:
         candidates = [figure_key(kind, lesion=lesion, date=date)]
         if lesion and date:
             candidates.append(figure_key(kind, lesion=lesion))
-        if date and not lesion:
-            pass
         if single or not (lesion or date):
             candidates.append(kind)
         for key in candidates:
