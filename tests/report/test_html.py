@@ -234,3 +234,12 @@ def test_nested_quality_blocks_are_collapsed(figures):
     sub = sub[: sub.index("</details>")]
     assert "min jacobian" in sub and "0.5" in sub
     assert "jacobian min" in html  # the top-level metric stays visible, underscores shown as spaces
+
+
+def test_missing_notes_quote_only_matching_reasons():
+    a = minimal_analysis()
+    a.skipped.append("no FLAIR at planning: edema not measured")
+    html = render_html(a, {})
+    dose_section = html[html.index('id="dvh"'):html.index('id="growth"')]
+    assert "no RTDOSE found" in dose_section
+    assert "FLAIR at planning" not in dose_section  # 'planning' is not the word 'plan'

@@ -75,16 +75,17 @@ _LESION_KINDS = ("views_latest", "views_earliest_enlarging", "side_by_side", "dv
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 _PATIENT_KEY = re.compile(r"patient|birth|(^|_)name$|^name|mrn|accession", re.IGNORECASE)
 
-#: Words in ``analysis.skipped`` entries that explain each block when it is missing.
+#: Patterns (regular expressions, matched case-insensitively at word starts) in
+#: ``analysis.skipped`` entries that explain each block when it is missing.
 _REASON_WORDS = {
-    "plan": ("plan", "rtplan", "rtdose", "dose", "rtstruct"),
-    "dose": ("dose", "rtdose", "plan"),
-    "registration": ("regist", "fus", "follow-up", "followup"),
-    "evidence": ("evidence", "clinical", "case file", "assess"),
-    "options": ("option", "evidence", "clinical"),
-    "timeline": ("follow-up", "followup", "time point", "timepoint", "t1c", "lesion"),
-    "images": ("t1c", "image", "follow-up", "followup", "lesion", "seg"),
-    "growth": ("follow-up", "followup", "time point", "lesion"),
+    "plan": (r"plan\b", r"rtplan", r"rtdose", r"dose\b", r"rtstruct"),
+    "dose": (r"dose\b", r"rtdose", r"plan\b", r"rtplan"),
+    "registration": (r"regist", r"fusion", r"fuse", r"follow-?ups?\b"),
+    "evidence": (r"evidence", r"clinical", r"case file", r"assess"),
+    "options": (r"option", r"evidence", r"clinical"),
+    "timeline": (r"follow-?ups?\b", r"time ?points?\b", r"t1c", r"lesion"),
+    "images": (r"t1c", r"image", r"follow-?ups?\b", r"lesion", r"segment"),
+    "growth": (r"follow-?ups?\b", r"time ?points?\b", r"lesion"),
 }
 
 
@@ -189,8 +190,8 @@ def _scrub(obj: Any, removed: list[str], path: str = "") -> Any:
 # view models: plain dicts/lists the template prints without guessing
 # --------------------------------------------------------------------------------------------
 def _reasons(analysis: Analysis, block: str) -> list[str]:
-    words = _REASON_WORDS.get(block, (block,))
-    return [s for s in analysis.skipped if any(w in s.lower() for w in words)]
+    pattern = re.compile(r"\b(?:" + "|".join(_REASON_WORDS.get(block, (re.escape(block),))) + ")", re.IGNORECASE)
+    return [s for s in analysis.skipped if pattern.search(s)]
 
 
 def _data_uri(png: bytes, key: str) -> str:
