@@ -211,8 +211,15 @@ def segment_from_seed(
         lo, hi = seed_xyz - half, seed_xyz + half + 1
         growths = int(params["roi_max_growths"])
 
+    result = None
     for attempt in range(growths + 1):
-        result = _segment_in_roi(t1c, seed_xyz, lo, hi, params)
+        try:
+            new = _segment_in_roi(t1c, seed_xyz, lo, hi, params)
+        except InputError:
+            if result is None:
+                raise
+            break  # keep the previous search region's lesion (it touched its border: noted below)
+        result = new
         les_roi, enh_roi, roi_lo, roi_shape, touches = result
         if not touches or attempt == growths:
             break
@@ -252,7 +259,7 @@ def _segment_in_roi(
     normal = _robust_stats(arr[tissue])
     bright_thr = normal.median + params["bright_sd"] * normal.sd
 
-    seeds = _seed_candidates(arr, seed, normal, spacing_zyx, params)
+    seeds = _seed_candidates(arr, seed, normal, spacing_zyx, params, tissue)
     min_vox = max(1, int(params["min_component_cc"] * 1000.0 / float(np.prod(spacing_zyx))))
     closing = _ball(spacing_zyx, params["closing_mm"])
     ctx = _Ctx(roi_s, arr, tissue, normal, spacing_zyx, params)
@@ -286,9 +293,7 @@ def _segment_in_roi(
         lesion[0].any() or lesion[-1].any() or lesion[:, 0].any() or lesion[:, -1].any() or lesion[:, :, 0].any() or lesion[:, :, -1].any()
     )
     size = np.asarray(t1c.GetSize())
-    at_image_edge = np.zeros(3, bool)
-    at_image_edge[:] = False
-    # only meaningful when the ROI could still grow inside the image
+    # growing the search region only makes sense while it can still grow inside the image
     if touches and np.all(roi_lo == 0) and np.all(roi_lo + np.asarray(arr.shape[::-1]) >= size):
         touches = False
     return lesion, enh, roi_lo, arr.shape, touches
@@ -402,7 +407,7 @@ def _background_level(arr: np.ndarray) -> float:
 
 
 def _seed_candidates(
-    arr: np.ndarray, seed: np.ndarray, normal: _Stats, spacing_zyx: np.ndarray, params: dict[str, Any]
+    arr: np.ndarray, seed: np.ndarray, normal: _Stats, spacing_zyx: np.ndarray, params: dict[str, Any], tissue: np.ndarray
 ) -> list[tuple[int, int, int]]:
     """Seed voxels (z, y, x) to grow from.
 
@@ -411,7 +416,9 @@ def _seed_candidates(
     and the darkest clearly abnormal voxels within ``seed_search_mm``; both are grown and united.
     """
     z, y, x = int(seed[2]), int(seed[1]), int(seed[0])
-    dev = (arr - normal.median) / normal.sd
+    # background and the 2-voxel rim of tissue next to it (skull-stripping edge) are never candidates
+    inner = ndi.binary_erosion(tissue, structure=np.ones((3, 3, 3), bool), iterations=2)
+    dev = np.where(inner, (arr - normal.median) / normal.sd, 0.0)
     k_min = params["seed_min_sd"]
     if abs(dev[z, y, x]) >= k_min:
         return [(z, y, x)]
