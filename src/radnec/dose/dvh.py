@@ -8,7 +8,8 @@ come from the weighted dose distribution (no histogram binning error); histogram
 from it on demand.
 
 * **ROI (contours)**: the structure is sampled in its own geometry — the slab model of
-  :mod:`radnec.ingest.rtstruct` (even-odd holes, half-slice end-caps) on an in-plane grid of pitch
+  :mod:`radnec.ingest.rtstruct` (even-odd holes, half-slice end-caps, sub-plane weights following
+  a cubic spline of the cross-section areas between planes) on an in-plane grid of pitch
   ``resolution_mm`` (default: the smallest dose-grid spacing / ``supersample``, coarsened only
   to keep at most :data:`MAX_POINTS` points) with sub-planes that integrate each slab's
   thickness exactly. Nothing about the structure is snapped to dose voxels, so non-HFS, tilted
@@ -265,7 +266,9 @@ def dvh(
             # discretisation (≪ 1 %); rescale so that the DVH integrates to the exact volume
             w = w * (total_cc / w.sum())
         method = {
-            "structure": "contours (slab model, even-odd, half-slice end-caps)" if end_cap else "contours (slab model, no end-caps)",
+            "structure": "contours (slab model, even-odd, "
+            + ("half-slice end-caps" if end_cap else "no end-caps")
+            + ", cross-section areas cubic-interpolated between planes)",
             "sampling_mm": h,
             "dose_interpolation": "trilinear",
             "points": int(len(w)),
