@@ -102,3 +102,18 @@ def test_lesion_outside_dose_grid_refused(setup):
         lesion_dose(dose, far, transform=None, prescription_gy=RX_GY)
     with pytest.raises(GeometryError, match="empty"):
         lesion_dose(dose, sphere_mask(grid(20, 1.0), (0, 0, 0), 0.0) * 0, transform=None, prescription_gy=RX_GY)
+
+
+def test_analyze_lesion_one_call(setup):
+    import json
+
+    from radnec.commands._output import dumps
+    from radnec.dose.analysis import analyze_lesion
+
+    dose, T, lesion, gtv = setup
+    centre, radius, pattern, symmetry = SCENARIOS["necrosis"]
+    out = analyze_lesion(dose, lesion(centre, radius), prescription_gy=RX_GY, transform=T, gtv=gtv)
+    assert (out["pattern"], out["growth_symmetry"]) == (pattern, symmetry)
+    assert set(out["dose"]["coverage_pct"]) == {"rx100", "rx80", "rx50"}
+    back = json.loads(dumps(out))  # JSON-safe
+    assert back["pattern_detail"]["fractions_inside"]["rx50"] > 0.9
