@@ -305,13 +305,13 @@ def section_speed() -> None:
           f"[{check(best < 1.0, 'DVH of 5 cc < 1 s')}]")
 
 
-def section_phantom(seeds: list[int], only: list[str] | None = None, own_fusion: bool = False) -> None:
+def section_phantom(seeds: list[int], only: list[str] | None = None, own_fusion: str = "") -> None:
     from radnec.dose.pattern import classify_pattern
     from radnec.dose.symmetry import growth_symmetry
     from radnec.dose.lesion import map_lesion
     from radnec.phantom.generate import build_case
 
-    how = "radnec's own rigid fusion (radnec.fuse.rigid.register_rigid, T1c → T1c)" if own_fusion else "true transform"
+    how = {"rigid": "radnec's rigid fusion (register_rigid, T1c → T1c)", "deformable": "radnec's fusion (fuse: rigid + deformable, T1c → T1c)"}.get(own_fusion, "true transform")
     print(f"\n## 6. Phantom scenarios (seeds {seeds}), {how}, last follow-up, index lesion\n")
     expect = {"necrosis": ("in-field", "symmetric"), "infield": ("in-field", None), "marginal": ("marginal", "eccentric"),
               "distant": ("out-of-field", None)}
@@ -330,10 +330,15 @@ def section_phantom(seeds: list[int], only: list[str] | None = None, own_fusion:
             enh = sitk.GetImageFromArray((lab & (sitk.GetArrayFromImage(study.masks["enhancing"]) > 0)).astype(np.uint8))
             enh.CopyInformation(whole)
             T = study.transform
-            if own_fusion:
+            if own_fusion == "rigid":
                 from radnec.fuse.rigid import register_rigid
 
                 T = register_rigid(case.studies[0].images["T1c"], study.images["T1c"])
+            elif own_fusion:
+                from radnec.fuse.pipeline import fuse
+
+                region = sitk.Or(study.masks["lesion_labels"] > 0, study.masks["edema"] > 0)
+                T = fuse(case.studies[0].images["T1c"], study.images["T1c"], moving_lesion_mask=sitk.Cast(region, sitk.sitkUInt8)).transform
             m = map_lesion(case.dose, enh, transform=T)
             p = classify_pattern(case.dose, enh, transform=T, prescription_gy=case.prescription_gy, gtv=case.structures["GTV"], mapped=m)
             s = growth_symmetry(case.dose, whole, transform=T, prescription_gy=case.prescription_gy)
@@ -349,7 +354,7 @@ def main() -> int:
     ap.add_argument("--quick", action="store_true", help="only the 1 mm-contour Nelms rows")
     ap.add_argument("--phantom-seeds", default="", help="e.g. 0-9 or 0,1 (each case takes ~1 min to build)")
     ap.add_argument("--phantom-only", action="store_true", help="run only the phantom section")
-    ap.add_argument("--own-fusion", action="store_true", help="phantom: use radnec's rigid registration instead of the true transform")
+    ap.add_argument("--own-fusion", choices=["", "rigid", "deformable"], default="", help="phantom: use radnec's registration instead of the true transform")
     ap.add_argument("--scenarios", default="", help="comma-separated subset of necrosis,infield,marginal,distant")
     args = ap.parse_args()
     use_dc = not args.no_dicompyler
