@@ -114,7 +114,7 @@ def analyze(
     Analysis
         The same content as ``analysis.json``.
     """
-    from radnec.commands._output import dumps
+    from radnec.commands._output import dumps, round_floats
 
     case_dir = Path(case_dir)
     out = Path(out_dir)
@@ -162,6 +162,8 @@ def analyze(
         "started_utc": started.isoformat(timespec="seconds"),
         "timings_s": {k: round(v, 2) for k, v in stages.timings_s.items()},
     }
+    # Round before writing (and return the rounded result, so the file and the object agree).
+    analysis = Analysis.model_validate(round_floats(analysis.model_dump(mode="json")))
     (out / "analysis.json").write_text(dumps(analysis) + "\n", encoding="utf-8")
     return analysis
 

@@ -41,14 +41,17 @@ class Stages:
         if self._console is not None:
             status = self._console.status(f"[bold]{name}[/bold] …")
             status.start()
+        ok = False
         try:
             yield
+            ok = True
         finally:
             elapsed = time.perf_counter() - start
             self.timings_s[name] = self.timings_s.get(name, 0.0) + elapsed
             if status is not None:
                 status.stop()
-                self._console.print(f"[green]✓[/green] {name} [dim]{elapsed:.1f} s[/dim]")
+                mark = "[green]✓[/green]" if ok else "[red]✗[/red]"
+                self._console.print(f"{mark} {name} [dim]{elapsed:.1f} s[/dim]")
 
     def note(self, message: str) -> None:
         """Print a side note (a skipped input, a warning) unless quiet."""

@@ -107,8 +107,9 @@ def test_missing_dose_is_a_clear_error(necrosis, tmp_path, capsys):
     shutil.copytree(case / "dicom", copy)
     (copy / "00_planning" / "RTDOSE.dcm").unlink()
     assert cli.main(["analyze", str(copy), "--out", str(tmp_path / "out")]) == 2
-    err = capsys.readouterr().err.strip()
-    assert err.startswith("radnec: error:") and "RTDOSE" in err and "\n" not in err
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert lines[-1].startswith("radnec: error:") and "RTDOSE" in lines[-1]
+    assert "✗ ingest" in lines[-2] and not any("Traceback" in line for line in lines)
 
 
 def test_not_a_folder_is_a_clear_error(tmp_path, capsys):

@@ -23,6 +23,22 @@ def _clean(obj: Any) -> Any:
     return obj
 
 
+def round_floats(obj: Any, *, significant: int = 7) -> Any:
+    """Round every float in a JSON-like structure to ``significant`` significant digits.
+
+    Multi-threaded reductions (ITK metrics, resampling) differ between runs in the last bits
+    (~1e-12 relative); no clinical number carries more than a few significant digits, so
+    rounding makes outputs reproducible without losing information.
+    """
+    if isinstance(obj, float):
+        return float(f"{obj:.{significant}g}") if math.isfinite(obj) else obj
+    if isinstance(obj, dict):
+        return {k: round_floats(v, significant=significant) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [round_floats(v, significant=significant) for v in obj]
+    return obj
+
+
 def dumps(obj: Any) -> str:
     """Deterministic, indented JSON (sorted keys are not used: order carries meaning)."""
     return json.dumps(_clean(obj), indent=2, ensure_ascii=False, allow_nan=False)
