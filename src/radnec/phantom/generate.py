@@ -295,7 +295,7 @@ def build_case(
     if scenario == "necrosis":
         n_b = int(rl.integers(5, 9))
         dirs = rl.normal(size=(n_b, 3)); dirs /= np.linalg.norm(dirs, axis=1, keepdims=True)
-        bub = rl.uniform(0.35, 0.5, size=n_b)
+        bub = rl.uniform(*sc["bubble_radius_fraction"], size=n_b)
         rim = float(rl.uniform(*sc["rim_mm"]))
         d_ptv = None
     for i, _m in enumerate(months):
@@ -307,10 +307,10 @@ def build_case(
                 d_ptv = np.full(brain.shape, 1e3, dtype=np.float32)
                 d_ptv[box] = signed_distance_mm(dose_arr >= rx, spacing_zyx)
             s = _param(sc["envelope_scale"], i)
-            base = (s - 1.0) * r_rx - d_ptv + 1.0 * shape_noise
+            base = (s - 1.0) * r_rx - d_ptv + sc["rim_irregularity_mm"] * shape_noise
             levels = [base]
             for k in range(n_b):
-                cb = dose_centre + dirs[k] * 0.75 * s * r_rx
+                cb = dose_centre + dirs[k] * sc["bubble_distance_fraction"] * s * r_rx
                 levels.append(sphere_level(axes, cb, bub[k] * s * r_rx, shape_noise, amplitude=0.05))
             lesion["L1"], core["L1"] = bubble_cluster(levels, rim)
         elif scenario == "infield":
@@ -393,20 +393,23 @@ def build_case(
         clock.lap(f"fu{i} prep")
         r_t1c, r_flair = _to_followup([img_t1c, img_flair], [0.0, 0.0], grid=grid, fgrid=fgrid, rigid=rigid, mass=mass)
         names_l = sorted(tp.lesion)
-        truth_fields = [tp.lesion[n] for n in names_l] + [tp.core[n] for n in names_l] + [tp.edema]
-        any_in = np.zeros(brain.shape, dtype=bool)
-        for f in truth_fields:
-            any_in |= f > -1.0
-        nz = np.argwhere(any_in)
-        pbox = (np.maximum(nz.min(0) - 2, 0), np.minimum(nz.max(0) + 3, brain.shape))
-        sampled = _to_followup(truth_fields + [brain_f, csf], [-1.0] * len(truth_fields) + [0.0, 0.0],
-                               grid=grid, fgrid=fgrid, rigid=rigid, mass=mass, planning_box=pbox)
+        edema_allowed = np.where((brain_f > 0.5) & (csf < 0.5), tp.edema, np.minimum(tp.edema, -1.0))
+        truth_fields = [tp.lesion[n] for n in names_l] + [tp.core[n] for n in names_l] + [edema_allowed]
+        sampled = []
+        for f in truth_fields:  # each field only where it can be positive (its own small box)
+            nz = np.argwhere(f > -1.0)
+            if nz.size == 0:
+                sampled.append(np.full(fshape, -1.0, dtype=np.float32))
+                continue
+            pbox = (np.maximum(nz.min(0) - 2, 0), np.minimum(nz.max(0) + 3, brain.shape))
+            sampled += _to_followup([f], [-1.0], grid=grid, fgrid=fgrid, rigid=rigid, mass=mass, planning_box=pbox)
         clock.lap(f"fu{i} resample")
         nl = len(names_l)
         les = {n: sampled[j] for j, n in enumerate(names_l)}
         cor = {n: sampled[nl + j] for j, n in enumerate(names_l)}
         ed = sampled[2 * nl]
-        fm = _masks_from_fields(les, cor, ed, sampled[2 * nl + 1], sampled[2 * nl + 2])
+        ones = np.ones(fshape, dtype=np.float32)
+        fm = _masks_from_fields(les, cor, ed, ones, 1.0 - ones)
         acq = dict(rng=rn, noise_fraction=fu_cfg["noise_fraction"], bias_amplitude=fu_cfg["bias_amplitude"])
         days = int(round(mo * fu_cfg["days_per_month"]))
         st = Study(

@@ -54,7 +54,7 @@ def save_montage(case, path: Path) -> Path:
             for pct, col in zip(ISODOSE_PCT, ISODOSE_COLOURS):
                 lvl = case.prescription_gy * pct / 100.0
                 if dose[k].max() > lvl:
-                    ax.contour(dose[k], levels=[lvl], colors=col, linewidths=0.8)
+                    ax.contour(dose[k], levels=[lvl], colors=col, linewidths=0.6, alpha=0.8)
             ax.set_xticks([]); ax.set_yticks([])
             title = f"{st.label} ({st.days_since_srs:+d} d) {seq}"
             ax.set_title(title, color="white", fontsize=8)

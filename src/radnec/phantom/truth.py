@@ -55,6 +55,9 @@ def pattern_measures(case: PhantomCase, study: Study) -> dict[str, Any]:
         c = _centroid_idx(ref)
         out["new_enhancing_centroid_lps"] = list(grid.TransformContinuousIndexToPhysicalPoint([float(v) for v in c[::-1]]))
         out["dose_at_new_centroid_pct_rx"] = 100.0 * float(map_coordinates(dose, c.reshape(3, 1), order=1)[0]) / rx
+    if lesion.any():
+        cl = _centroid_idx(lesion)
+        out["dose_at_lesion_centroid_pct_rx"] = 100.0 * float(map_coordinates(dose, cl.reshape(3, 1), order=1)[0]) / rx
     out["rx_isodose_inside_lesion"] = _frac(piv, lesion)
     if lesion.any():
         off = (_centroid_idx(lesion) - _centroid_idx(piv)) * np.array(grid.GetSpacing()[::-1])
