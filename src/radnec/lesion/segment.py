@@ -105,22 +105,26 @@ def _component_at(mask: np.ndarray, seed_zyx: tuple[int, int, int] | np.ndarray)
     return lab == lab[z, y, x] if lab[z, y, x] > 0 else np.zeros_like(mask)
 
 
-def _fill_holes(mask: np.ndarray) -> np.ndarray:
+def _fill_holes(mask: np.ndarray, *, dark: np.ndarray | None = None) -> np.ndarray:
     """3-D hole filling, then slice-wise 2-D filling in each of the three voxel planes (a rim open
-    at its top or bottom still encloses its core in-plane)."""
+    at its top or bottom still encloses its core in-plane).
+
+    A 2-D fill is kept where at least two planes agree (so concave notches are not filled), or, when
+    ``dark`` is given, where one plane encloses voxels that are dark (non-enhancing core).
+    """
     out = ndi.binary_fill_holes(mask)
+    votes = np.zeros(out.shape, np.uint8)
     for axis in range(3):
         filled = np.zeros_like(out)
         for i in range(out.shape[axis]):
             sl = [slice(None)] * 3
             sl[axis] = i
             filled[tuple(sl)] = ndi.binary_fill_holes(out[tuple(sl)])
-        # keep 2-D fills only where at least two planes agree, to avoid filling concave notches
-        if axis == 0:
-            votes = filled.astype(np.uint8)
-        else:
-            votes += filled
-    return out | (votes >= 2)
+        votes += filled & ~out
+    keep = votes >= 2
+    if dark is not None:
+        keep |= (votes >= 1) & dark
+    return out | keep
 
 
 def _half_contrast(arr: np.ndarray, region: np.ndarray, normal: _Stats) -> float:
@@ -277,7 +281,8 @@ def _segment_in_roi(
                 continue
             rim = _rim_around(ctx, core, bright_thr)
         part = core | rim
-        part = _fill_holes(ndi.binary_closing(part, structure=closing, border_value=0) | part)
+        dark = arr <= normal.median - params["seed_min_sd"] * normal.sd
+        part = _fill_holes(ndi.binary_closing(part, structure=closing, border_value=0) | part, dark=dark)
         part = _component_at(part, core | rim)
         lesion |= part
         enh |= rim & part
