@@ -108,7 +108,9 @@ def _normalise(image: sitk.Image, support: np.ndarray, *, sigma_mm: float) -> np
     local = np.where(den > 1e-3, num / np.maximum(den, 1e-3), 0.0)
     scale = np.median(local[support]) if support.any() else 1.0
     out = np.where(local > 1e-3 * scale, arr / np.maximum(local, 1e-6 * scale), 0.0)
-    return out
+    # Outside the head the local mean is noise: ratios there would be wild and drive demons.
+    out[~support] = 0.0
+    return np.clip(out, 0.0, 3.0)
 
 
 def _fill(arr: np.ndarray, hole: np.ndarray, spacing_zyx: tuple[float, ...], *, sigma_mm: float) -> np.ndarray:
@@ -137,25 +139,6 @@ def _inpaint_field(field: np.ndarray, hole: np.ndarray, spacing_zyx: tuple[float
     return out
 
 
-def _certainty_smooth(field: np.ndarray, image: sitk.Image, hole: np.ndarray, *, sigma_mm: float) -> np.ndarray:
-    """Normalised convolution of the displacement with the squared image gradient as certainty:
-    demons only sees motion where there are edges; this carries it into flat tissue (white matter)
-    at the scale ``sigma_mm`` while edge regions keep their own estimate."""
-    from scipy.ndimage import gaussian_filter
-
-    grad = sitk.GetArrayFromImage(sitk.GradientMagnitudeRecursiveGaussian(image, 1.0)).astype(np.float64)
-    w = grad**2
-    w[hole] = 0.0
-    sig = [sigma_mm / s for s in image.GetSpacing()[::-1]]
-    den = gaussian_filter(w, sig, mode="nearest")
-    out = field.copy()
-    ok = den > 1e-6 * max(den.max(), 1e-12)
-    for c in range(3):
-        num = gaussian_filter(field[..., c] * w, sig, mode="nearest")
-        out[..., c][ok] = num[ok] / den[ok]
-    return out
-
-
 def register_deformable(
     fixed: sitk.Image,
     moving: sitk.Image,
@@ -167,14 +150,14 @@ def register_deformable(
     margin_mm: float = 35.0,
     iterations: tuple[int, ...] = (60, 40, 20),
     shrink_factors: tuple[int, ...] = (4, 2, 1),
-    smoothing_mm: float = 1.5,
+    smoothing_mm: float = 2.5,
+    min_smoothing_voxels: float = 1.5,
     bias_sigma_mm: float = 15.0,
     field_spacing_mm: float = 2.0,
-    taper_mm: float = 8.0,
-    mask_margin_mm: float = 2.0,
+    taper_mm: float = 15.0,
+    mask_margin_mm: float = 1.0,
     max_step_mm: float = 1.0,
     fluid_mm: float = 0.0,
-    certainty_mm: float = 0.0,
     seed: int = DEFAULT_SEED,
 ) -> sitk.DisplacementFieldTransform:
     """Deformable refinement in a box around the lesion (planning frame), after the rigid step.
@@ -205,6 +188,9 @@ def register_deformable(
         Demons iterations per pyramid level and the level shrink factors.
     smoothing_mm
         Gaussian regularisation of the displacement field (mm).
+    min_smoothing_voxels
+        Lower bound of that regularisation in voxels of the current pyramid level (stronger,
+        longer-range regularisation at the coarse levels).
     bias_sigma_mm
         Scale (mm) of the local-mean intensity normalisation.
     field_spacing_mm
@@ -232,7 +218,9 @@ def register_deformable(
     if len(iterations) != len(shrink_factors):
         raise ValueError("iterations and shrink_factors must have the same length")
     radius = max(_extent_radius_mm(fixed_exclude), _extent_radius_mm(moving_exclude))
-    index, size = lesion_box(fixed, center_lps=center_lps, half_size_mm=radius + margin_mm)
+    # The working box extends ``taper_mm`` beyond the refined region: demons and the intensity
+    # normalisation are unreliable near a box border, and that is where the field is tapered away.
+    index, size = lesion_box(fixed, center_lps=center_lps, half_size_mm=radius + margin_mm + taper_mm)
     f_box = sitk.RegionOfInterest(sitk.Cast(fixed, sitk.sitkFloat32), size, index)
     m_box = sitk.Resample(sitk.Cast(moving, sitk.sitkFloat32), f_box, rigid, sitk.sitkLinear, 0.0, sitk.sitkFloat32)
     valid = sitk.GetArrayFromImage(
@@ -252,14 +240,18 @@ def register_deformable(
     sp_zyx = f_box.GetSpacing()[::-1]
     fa = sitk.GetArrayFromImage(f_box)
     ma = sitk.GetArrayFromImage(m_box)
-    head = (fa > np.percentile(fa, 20)) & valid
-    fn = _normalise(f_box, head & ~hole, sigma_mm=bias_sigma_mm)
+    fhead = sitk.GetArrayFromImage(sitk.OtsuThreshold(f_box, 0, 1, 128)) > 0
+    mhead = sitk.GetArrayFromImage(sitk.OtsuThreshold(m_box, 0, 1, 128)) > 0
+    fn = _normalise(f_box, fhead & ~hole, sigma_mm=bias_sigma_mm)
     mn_img = sitk.GetImageFromArray(ma)
     mn_img.CopyInformation(f_box)
-    mn = _normalise(mn_img, head & ~hole, sigma_mm=bias_sigma_mm)
+    mn = _normalise(mn_img, mhead & ~hole & valid, sigma_mm=bias_sigma_mm)
     fill_sigma = max(3.0, 0.5 * radius)
-    fn = _fill(fn, hole, sp_zyx, sigma_mm=fill_sigma)
-    mn = _fill(mn, hole, sp_zyx, sigma_mm=fill_sigma)
+    # Regions without correspondence (lesion, oedema, outside the follow-up field of view) get the
+    # same featureless fill in both images.
+    blind = hole | ~valid
+    fn = _fill(fn, blind, sp_zyx, sigma_mm=fill_sigma)
+    mn = _fill(mn, blind, sp_zyx, sigma_mm=fill_sigma)
     # Demons forces assume intensity differences of the order of the grey-level range; the
     # normalised images are ~1, so bring them to ~100 (a scale, not a clinical number).
     fn, mn = 100.0 * fn, 100.0 * mn
@@ -281,7 +273,7 @@ def register_deformable(
         demons = sitk.FastSymmetricForcesDemonsRegistrationFilter()
         demons.SetNumberOfIterations(int(its))
         demons.SetSmoothDisplacementField(True)
-        demons.SetStandardDeviations(smoothing_mm / min(fl.GetSpacing()))
+        demons.SetStandardDeviations(max(smoothing_mm / min(fl.GetSpacing()), min_smoothing_voxels))
         demons.SetMaximumUpdateStepLength(max_step_mm / min(fl.GetSpacing()))
         if fluid_mm > 0:
             demons.SetSmoothUpdateField(True)
@@ -304,8 +296,6 @@ def register_deformable(
     arr = sitk.GetArrayFromImage(field)
     if not np.all(np.isfinite(arr)):
         raise RegistrationError("deformable registration diverged (non-finite displacement)")
-    if certainty_mm > 0:
-        arr = _certainty_smooth(arr, f_img, hole, sigma_mm=certainty_mm)
     if hole.any():
         arr = _inpaint_field(arr, hole, sp_zyx, sigma_mm=fill_sigma)
     full = sitk.GetImageFromArray(arr, isVector=True)
