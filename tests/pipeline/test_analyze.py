@@ -15,11 +15,18 @@ from radnec.case import Analysis
 pytestmark = pytest.mark.slow
 
 
-def _generate(root: Path, scenario: str, seed: int = 0) -> tuple[Path, dict]:
+CLINICAL = Path(__file__).resolve().parents[2] / "src" / "radnec" / "commands" / "data" / "demo_clinical.yaml"
+
+
+def _generate(root: Path, scenario: str, seed: int = 0, *, dsc: bool = False) -> tuple[Path, dict]:
     from radnec.phantom.generate import generate_case
 
     case = root / f"{scenario}-{seed}"
     truth = generate_case(scenario, seed, case, months=[3, 9], voxel_mm=2.0)
+    if dsc:
+        from radnec.phantom.dsc import add_dsc_to_phantom
+
+        add_dsc_to_phantom(case)
     return case, truth
 
 
@@ -32,8 +39,35 @@ def necrosis(tmp_path_factory):
     root = tmp_path_factory.mktemp("necrosis")
     case, truth = _generate(root, "necrosis")
     out = root / "out"
-    assert cli.main(["analyze", str(case), "--out", str(out)]) == 0
+    assert cli.main(["analyze", str(case), "--out", str(out), "--clinical", str(CLINICAL)]) == 0
     return case, truth, out
+
+
+@pytest.fixture(scope="module")
+def marginal_dsc(tmp_path_factory):
+    root = tmp_path_factory.mktemp("marginal")
+    case, truth = _generate(root, "marginal", seed=1, dsc=True)
+    out = root / "out"
+    assert cli.main(["analyze", str(case), "--out", str(out), "--clinical", str(CLINICAL), "--no-report"]) == 0
+    return case, truth, out
+
+
+@pytest.mark.parametrize("which", ["necrosis", "marginal_dsc"])
+def test_pattern_and_symmetry_match_truth(which, request):
+    _, truth, out = request.getfixturevalue(which)
+    (lesion,) = _analysis(out)["lesions"]
+    assert lesion["pattern"] == truth["pattern"]
+    assert lesion["growth_symmetry"] == truth["growth_symmetry"]
+
+
+def test_perfusion_flows_into_the_evidence(marginal_dsc, necrosis):
+    _, _, out = marginal_dsc
+    (lesion,) = _analysis(out)["lesions"]
+    assert "dsc" in lesion["imaging"]
+    perfusion = [i for i in lesion["evidence"]["items"] if i.get("family") == "perfusion"]
+    assert perfusion and all(i["lr"] > 0 for i in perfusion)
+    (necrotic,) = _analysis(necrosis[2])["lesions"]
+    assert lesion["evidence"]["posterior_tp"] > necrotic["evidence"]["posterior_tp"]
 
 
 def test_outputs_follow_the_contract(necrosis):
@@ -82,7 +116,7 @@ def test_days_and_volumes_track_truth(necrosis):
 def test_analysis_is_deterministic(necrosis, tmp_path):
     case, _, out = necrosis
     again = tmp_path / "again"
-    assert cli.main(["analyze", str(case), "--out", str(again), "--no-report"]) == 0
+    assert cli.main(["analyze", str(case), "--out", str(again), "--no-report", "--clinical", str(CLINICAL)]) == 0
     a, b = _analysis(out), _analysis(again)
     a.pop("run"), b.pop("run")
     assert a == b
