@@ -104,6 +104,7 @@ def build_dose(
     d_sorted = np.sort(d.ravel())
     tv = float(ptv.sum()) * voxel_cc
     ci_eff, gi_eff = ci_target, gi_target
+    best, best_err = None, np.inf
     for _ in range(CORRECTION_PASSES):
         dose = _dose_from_distance(
             d, d_sorted, tv=tv, voxel_cc=voxel_cc, ci=ci_eff, gi=gi_eff, prescription_gy=prescription_gy,
@@ -112,13 +113,18 @@ def build_dose(
         )
         piv = float((dose >= prescription_gy).sum()) * voxel_cc
         piv50 = float((dose >= 0.5 * prescription_gy).sum()) * voxel_cc
-        ci_eff *= ci_target / (piv / tv)
-        gi_eff *= gi_target / (piv50 / piv)
-    return dose
+        ci, gi = piv / tv, piv50 / piv
+        err = abs(ci / ci_target - 1.0) + abs(gi / gi_target - 1.0)
+        if err < best_err:
+            best, best_err = dose, err
+        # damped multiplicative correction (isodose volumes move in voxel shells)
+        ci_eff *= (ci_target / ci) ** 0.7
+        gi_eff *= (gi_target / gi) ** 0.7
+    return best
 
 
 #: Passes of the CI/GI correction that compensates for the final smoothing and rescaling.
-CORRECTION_PASSES = 4
+CORRECTION_PASSES = 6
 
 
 def _dose_from_distance(d, d_sorted, *, tv, voxel_cc, ci, gi, prescription_gy, isodose_fraction, bath_fraction,

@@ -1,0 +1,56 @@
+"""Unit checks of the phantom's geometry and dose building blocks (fast, no case generation)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import SimpleITK as sitk
+
+from radnec.errors import GeometryError
+from radnec.phantom.deform import MassEffect, planning_to_followup, rigid_points, rigid_transform, rotation_angle_deg
+from radnec.phantom.dose_model import build_dose, plan_metrics
+
+
+def test_mass_effect_inverse_is_exact_and_diffeomorphic():
+    m = MassEffect((5.0, -3.0, 2.0), 3.0, 40.0)
+    pts = np.random.default_rng(0).uniform(-60, 60, size=(5000, 3))
+    assert np.abs(m.inverse_points(m.forward_points(pts)) - pts).max() < 1e-6
+    r = np.linspace(0, 40, 4001)
+    assert np.all(np.diff(r + m.u(r)) > 0)          # rho strictly increasing
+    assert m.u(np.array([0.0, 40.0, 80.0])).tolist() == [0.0, 0.0, 0.0]
+    assert m.u(r).max() == pytest.approx(3.0, rel=1e-3)
+    with pytest.raises(GeometryError):
+        MassEffect((0.0, 0.0, 0.0), 30.0, 20.0)      # would fold
+
+
+def test_composite_order_is_rigid_after_mass_effect():
+    rng = np.random.default_rng(1)
+    rigid = rigid_transform(rng, centre=np.zeros(3), min_deg=8, max_deg=10, min_mm=10, max_mm=15)
+    assert 8 <= rotation_angle_deg(rigid) <= 10
+    m = MassEffect((10.0, 0.0, 0.0), 3.0, 40.0)
+    t = planning_to_followup(rigid, m, spacing_mm=1.0)
+    pts = rng.uniform(-20, 40, size=(200, 3))
+    expected = rigid_points(rigid, m.forward_points(pts))
+    got = np.array([t.TransformPoint(p.tolist()) for p in pts])
+    assert np.abs(got - expected).max() < 0.05
+    wrong = m.forward_points(rigid_points(rigid, pts))   # the other order differs
+    assert np.abs(got - wrong).max() > 0.5
+
+
+@pytest.mark.parametrize("iso", [0.5, 0.8])
+def test_dose_hits_conformity_and_gradient_targets(iso):
+    z, y, x = np.mgrid[-30:31, -30:31, -30:31].astype(float)
+    r = np.sqrt(x**2 + (1.2 * y) ** 2 + (0.9 * z) ** 2)   # ellipsoid: isodose volumes not in big shells
+    ptv = r <= 8.0
+    dose = build_dose(ptv, distance_mm=r - 8.0, spacing_zyx=(1.0, 1.0, 1.0), prescription_gy=20.0,
+                      isodose_fraction=iso, ci_target=1.15, gi_target=3.0, bath_fraction=0.03,
+                      bath_length_mm=25.0, smoothing_sigma_mm=0.8)
+    m = plan_metrics(dose, ptv=ptv, gtv=ptv, brain=np.ones_like(ptv), voxel_cc=0.001, prescription_gy=20.0,
+                     v12_threshold_gy=12.0)
+    assert m.max_dose_gy == pytest.approx(20.0 / iso)
+    assert m.ci_rtog == pytest.approx(1.15, abs=0.05)
+    assert m.gi == pytest.approx(3.0, abs=0.15)
+    assert m.gtv_coverage_pct == 100.0
+    # dose decreases monotonically with distance outside the target
+    prof = dose[30, 30, 39:]
+    assert np.all(np.diff(prof) < 0)
