@@ -622,10 +622,15 @@ def roi_sample_points(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Quadrature points of the ROI's slab model: LPS points (n, 3) and their volumes (cm³).
 
-    In each slab a regular in-plane grid of pitch ``spacing_mm`` (aligned across slabs) is tested
-    against the slab's polygons once; the slab is then split into ``ceil(thickness/spacing)``
-    sub-planes so that its thickness is integrated exactly. This is what the DVH engine uses: the
-    structure is sampled finely in its own geometry and the dose is interpolated at the points.
+    In each plane a regular in-plane grid of pitch ``spacing_mm`` (aligned across planes) is
+    tested against the plane's polygons once. Between two planes of a run, sub-planes every
+    ``spacing_mm`` carry a *mixture* of both planes' points, weighted (1 − t) and t (t = fraction
+    of the way from the lower plane) and scaled so that the total cross-section area follows the
+    cubic spline of the plane areas (see :meth:`ContourModel.area_factor`): a smooth morph between
+    the two shapes in the dose sampling, and the exact model volume. Beyond the extreme planes
+    (end-caps) the extreme contour is extruded. With ``area_interpolation=False`` each slab is a
+    plain extrusion of its plane (stair-step). This is what the DVH engine uses: the structure is
+    sampled finely in its own geometry and the dose is interpolated at the points.
 
     With ``jitter`` (default) every point is moved to a random position inside its own cell
     (stratified sampling, fixed ``seed``): a regular lattice would quantise the doses of a
@@ -642,41 +647,82 @@ def roi_sample_points(
     pts_all: list[np.ndarray] = []
     w_all: list[np.ndarray] = []
     areas = model.areas_mm2()
-    for k, slab in enumerate(model.slabs):
+    # in-plane points of every plane (one test per plane)
+    planes2: list[np.ndarray] = []
+    cell: list[float] = []
+    for slab in model.slabs:
         allp = np.vstack(slab.polygons)
         u0 = (np.floor(allp[:, 0].min() / h)) * h
         v0 = (np.floor(allp[:, 1].min() / h)) * h
         us = np.arange(u0 + h / 2, allp[:, 0].max() + h, h)
         vs = np.arange(v0 + h / 2, allp[:, 1].max() + h, h)
-        if us.size == 0 or vs.size == 0:
-            continue
         uu, vv = np.meshgrid(us, vs, indexing="ij")
         p2 = np.column_stack([uu.ravel(), vv.ravel()])
-        if jitter:
+        if jitter and len(p2):
             p2 = p2 + rng.uniform(-h / 2, h / 2, size=p2.shape)
         acc = np.zeros(len(p2), dtype=bool)
         for poly in slab.polygons:
             acc ^= _mpl_path(poly).contains_points(p2)
         inside2 = p2[acc]
         if inside2.size == 0:
-            # Sub-pitch contour: fall back to its exact area at the polygon centroid.
+            # Sub-pitch contour: one point at the polygon centroid carrying its exact area.
             area = _even_odd_area(slab.polygons)
-            if area <= 0:
-                continue
-            inside2 = allp.mean(axis=0, keepdims=True)
-            a_each = area
+            planes2.append(allp.mean(axis=0, keepdims=True) if area > 0 else np.zeros((0, 2)))
+            cell.append(area)
         else:
-            a_each = h * h
-        n_sub = max(1, int(np.ceil(slab.thickness / h - 1e-9)))
-        ws = slab.lo + (np.arange(n_sub) + 0.5) * slab.thickness / n_sub
-        dz = slab.thickness / n_sub
-        for w in ws:
-            wcol = np.full(len(inside2), w)
-            if jitter:
-                wcol = wcol + rng.uniform(-dz / 2, dz / 2, size=len(inside2))
-            pts_all.append(model.to_lps(np.column_stack([inside2, wcol])))
-            factor = model.area_factor(k, wcol, areas) if model.area_interpolation else 1.0
-            w_all.append(a_each * dz / MM3_PER_CC * factor * np.ones(len(inside2)))
+            planes2.append(inside2)
+            cell.append(h * h)
+
+    def emit(k: int, w: np.ndarray, factor: np.ndarray, dz: float) -> None:
+        if len(planes2[k]) == 0:
+            return
+        pts_all.append(model.to_lps(np.column_stack([planes2[k], w])))
+        w_all.append(cell[k] * dz / MM3_PER_CC * factor)
+
+    def span(lo: float, hi: float):
+        """Sub-plane centres (jittered per point later) and thickness over [lo, hi]."""
+        n_sub = max(1, int(np.ceil((hi - lo) / h - 1e-9)))
+        return lo + (np.arange(n_sub) + 0.5) * (hi - lo) / n_sub, (hi - lo) / n_sub
+
+    def positions(k: int, w0: float, dz: float) -> np.ndarray:
+        w = np.full(len(planes2[k]), w0)
+        if jitter:
+            w = w + rng.uniform(-dz / 2, dz / 2, size=len(w))
+        return w
+
+    if not model.area_interpolation:
+        for k, slab in enumerate(model.slabs):
+            ws, dz = span(slab.lo, slab.hi)
+            for w0 in ws:
+                emit(k, positions(k, w0, dz), np.ones(len(planes2[k])), dz)
+    else:
+        from scipy.interpolate import CubicSpline
+
+        runs = model.runs or [(0, len(model.slabs))]
+        for a_, b_ in runs:
+            hs = np.array([sl.h for sl in model.slabs[a_:b_]])
+            ar = areas[a_:b_]
+            spline = CubicSpline(hs, ar) if b_ - a_ >= 3 else None
+            # end-caps: the extreme contours extruded
+            for k, lo, hi in ((a_, model.slabs[a_].lo, model.slabs[a_].h), (b_ - 1, model.slabs[b_ - 1].h, model.slabs[b_ - 1].hi)):
+                if hi - lo <= 1e-9:
+                    continue
+                ws, dz = span(lo, hi)
+                for w0 in ws:
+                    emit(k, positions(k, w0, dz), np.ones(len(planes2[k])), dz)
+            # between planes: a mixture of the two neighbouring shapes, (1 − t) and t, scaled so
+            # that the total cross-section area follows the cubic spline of the plane areas
+            for k in range(a_, b_ - 1):
+                h0, h1 = model.slabs[k].h, model.slabs[k + 1].h
+                ws, dz = span(h0, h1)
+                for w0 in ws:
+                    for kk, is_upper in ((k, False), (k + 1, True)):
+                        w = positions(kk, w0, dz)
+                        t = np.clip((w - h0) / (h1 - h0), 0.0, 1.0)
+                        a_w = spline(w) if spline is not None else (1 - t) * areas[k] + t * areas[k + 1]
+                        lin = (1 - t) * areas[k] + t * areas[k + 1]
+                        scale = np.where(lin > 0, np.clip(a_w, 0.0, None) / np.where(lin > 0, lin, 1.0), 0.0)
+                        emit(kk, w, (t if is_upper else 1 - t) * scale, dz)
     if not pts_all:
         return np.zeros((0, 3)), np.zeros(0)
     return np.vstack(pts_all), np.concatenate(w_all)
