@@ -117,3 +117,15 @@ def test_analyze_lesion_one_call(setup):
     assert set(out["dose"]["coverage_pct"]) == {"rx100", "rx80", "rx50"}
     back = json.loads(dumps(out))  # JSON-safe
     assert back["pattern_detail"]["fractions_inside"]["rx50"] > 0.9
+
+
+def test_lesion_beyond_a_grid_that_holds_the_falloff_is_out_of_field(setup):
+    dose, _, _, _ = setup  # 56 mm grid, 50 % Rx isodose at 10.5 mm: the grid contains it
+    far = sphere_mask(grid(30, 1.0, origin_shift=(60.0, 0, 0)), (60.0, 0.0, 0.0), 4.0)
+    p = classify_pattern(dose, far, prescription_gy=RX_GY)
+    assert p.pattern == "out-of-field" and p.origin["zone"] == "outside the dose grid"
+    assert growth_symmetry(dose, far, prescription_gy=RX_GY).growth_symmetry == "eccentric"
+    # half in, half out of the grid (grid edge at x = 27.5 mm)
+    edge = sphere_mask(grid(40, 1.0, origin_shift=(27.5, 0, 0)), (27.5, 0.0, 0.0), 4.0)
+    q = classify_pattern(dose, edge, prescription_gy=RX_GY)
+    assert q.pattern == "out-of-field" and any("outside the dose grid" in n for n in q.notes)

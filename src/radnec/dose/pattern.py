@@ -59,6 +59,13 @@ class PatternResult:
         }
 
 
+def dose_edge_max_gy(dose: sitk.Image) -> float:
+    """Largest dose (Gy) on the six outer faces of the dose grid: when it is below an isodose
+    level, the grid contains that whole isodose surface."""
+    a = sitk.GetArrayViewFromImage(dose)
+    return float(max(a[0].max(), a[-1].max(), a[:, 0].max(), a[:, -1].max(), a[:, :, 0].max(), a[:, :, -1].max()))
+
+
 def _zone(pct: float) -> str:
     if pct >= 100:
         return "inside the 100 % Rx isodose"
@@ -131,17 +138,33 @@ def classify_pattern(
     notes: list[str] = []
 
     m = mapped if mapped is not None else map_lesion(dose, lesion_mask, transform=transform, supersample=supersample)
-    if m.weights_cc.sum() <= 0:
-        raise GeometryError("the lesion lies outside the dose grid: its pattern cannot be judged from this dose")
+    outside_cc = max(0.0, m.volume_cc - m.mapped_cc)
+    grid_holds_falloff = dose_edge_max_gy(dose) < fall_level
+    if outside_cc > 1e-3 * m.volume_cc:
+        if not grid_holds_falloff:
+            if m.weights_cc.sum() <= 0:
+                raise GeometryError(
+                    "the lesion lies outside the dose grid, and the grid does not contain the whole "
+                    f"{conv['falloff_isodose_pct']} % Rx isodose: its pattern cannot be judged from this dose"
+                )
+            notes.append(f"{outside_cc:.3g} cm³ of the lesion lies outside the dose grid and is ignored")
+            outside_cc = 0.0
+        else:
+            notes.append(
+                f"{outside_cc:.3g} cm³ of the lesion lies outside the dose grid; the grid contains the whole "
+                f"{conv['falloff_isodose_pct']} % Rx isodose, so that part counts as outside it"
+            )
+    else:
+        outside_cc = 0.0
     w = m.weights_cc.copy()
     kind = "whole lesion"
-    if gtv is not None:
+    if gtv is not None and len(w):
         new_w = w * (1.0 - _gtv_fraction(m.points_lps, gtv))
         if new_w.sum() > 1e-3 * w.sum():
             w, kind = new_w, "new lesion volume (lesion minus planning GTV)"
         else:
             notes.append("the lesion lies inside the planning GTV: the whole lesion is used")
-    total = float(w.sum())
+    total = float(w.sum()) + outside_cc
     fr = {
         f"rx{int(p)}": float(w[m.doses_gy >= prescription_gy * p / 100.0].sum() / total) for p in (100, 80, 50)
     }
@@ -157,9 +180,26 @@ def classify_pattern(
             ow = nw if nw.sum() > 1e-3 * ow.sum() else ow
         centre = om.centroid_lps(ow)
         src = "earliest enlarging time point"
-    else:
+    elif w.sum() > 0:
         centre = m.centroid_lps(w)
         src = "the assessed time point (no earlier mask given)"
+    else:
+        centre = None
+        src = "the assessed time point (outside the dose grid)"
+    if centre is None:
+        origin = {"centroid_lps": None, "source": src, "dose_gy": None, "dose_pct_rx": None,
+                  "zone": "outside the dose grid", "signed_distance_to_rx_isodose_mm": None}
+        return PatternResult(
+            pattern="out-of-field",
+            fractions=fr,
+            volume_used_cc=total,
+            volume_kind=kind,
+            origin=origin,
+            rule="lesion entirely outside a dose grid that contains the whole fall-off isodose",
+            convention=str(conv["convention"]),
+            citation=" ".join(str(conv["citation"]).split()),
+            notes=notes,
+        )
     d_c, inside = sample_dose(dose, centre[None, :])
     pct = float(100.0 * d_c[0] / prescription_gy) if inside[0] else float("nan")
     sd = signed_distance_to_isodose(dose, prescription_gy)

@@ -93,6 +93,19 @@ def growth_symmetry(
     notes: list[str] = []
     m = mapped if mapped is not None else map_lesion(dose, lesion_mask, transform=transform, supersample=supersample)
     if m.weights_cc.sum() <= 0:
+        from radnec.dose.pattern import dose_edge_max_gy
+
+        if dose_edge_max_gy(dose) < level:
+            # the lesion is entirely away from a high-dose region that the grid contains: by
+            # definition not centred on it
+            nan = float("nan")
+            return SymmetryResult(
+                growth_symmetry="eccentric", centroid_offset=nan, centroid_offset_mm=nan, envelopment=0.0,
+                radial_spread=nan, lesion_radius_mm=(3.0 * m.volume_cc * 1000.0 / (4.0 * np.pi)) ** (1.0 / 3.0),
+                rx_radius_mm=nan, dose_centre_lps=[], lesion_centroid_lps=[],
+                rule="lesion entirely outside the dose grid, which contains the whole Rx isodose: eccentric",
+                convention=str(conv["convention"]), notes=["the lesion lies outside the dose grid"],
+            )
         raise GeometryError("the lesion lies outside the dose grid: growth symmetry cannot be judged")
     c_les = m.centroid_lps()
     r_les = (3.0 * m.mapped_cc * 1000.0 / (4.0 * np.pi)) ** (1.0 / 3.0)
