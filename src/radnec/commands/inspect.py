@@ -9,7 +9,7 @@ import typer
 
 HELP = (
     "List what a folder (or file) holds: patients, studies, frames of reference, image series "
-    "(CT/MR/PET, enhanced MR), RTPLAN/RTDOSE/RTSTRUCT, SEG, REG, MR spectroscopy, NIfTI/NRRD; how "
+    "(CT/MR/PET, enhanced MR, dynamic MR such as DSC perfusion read as 4-D), RTPLAN/RTDOSE/RTSTRUCT, SEG, REG, MR spectroscopy, NIfTI/NRRD; how "
     "they relate (which dose belongs to which plan and structure set, which series share a frame "
     "of reference); every skipped file with its reason; and warnings. Every object is read fully "
     "(geometry checks, dose maximum, ROIs, prescription) unless --headers-only. Exit code 2 when "
@@ -62,6 +62,22 @@ def _object_summary(kind: str, d: dict[str, Any]) -> str:
     return ""
 
 
+def _dynamic_summary(series: Any) -> str:
+    """'dynamic: 60 time points (TemporalPositionIdentifier), Δt 1.5 s, TE 30 ms' for a multi-temporal series."""
+    if not getattr(series, "dynamic", False):
+        return ""
+    g = series.geometry or {}
+    n = g.get("n_timepoints", series.n_timepoints)
+    text = f"dynamic: {n} time points" + (f" ({series.temporal_key})" if series.temporal_key else "")
+    if g.get("frame_interval_s") is not None:
+        text += f", Δt {g['frame_interval_s']:g} s"
+    if g.get("echo_time_ms") is not None:
+        text += f", TE {g['echo_time_ms']:g} ms"
+    if g.get("note"):
+        text += f"; {g['note']}"
+    return text
+
+
 def _print_tables(result: Any) -> None:
     from rich.table import Table
 
@@ -93,9 +109,11 @@ def _print_tables(result: Any) -> None:
                                 + "x".join(f"{v:g}" for v in g["spacing_mm"])
                                 + f" mm, {g['orientation']}"
                             )
+                            if g.get("n_timepoints"):
+                                grid += f" x {g['n_timepoints']} t"
                         details = "; ".join(
                             _object_summary(s.kind, o.details) for o in s.objects
-                        ) or (s.objects[0].label if s.objects else "")
+                        ) or (s.objects[0].label if s.objects else "") or _dynamic_summary(s)
                         if s.objects and s.objects[0].details.get("grid") and not grid:
                             g = s.objects[0].details["grid"]
                             grid = "x".join(str(v) for v in g["size"]) + " @ " + "x".join(

@@ -1,8 +1,8 @@
 """One-call hooks for the pipeline: find advanced-imaging series and turn them into observations.
 
 * :func:`find_advanced_series` looks at an ingest :class:`~radnec.ingest.scan.Inventory` and returns the
-  DSC candidates (MR series whose slice positions repeat over time: TemporalPositionIdentifier or repeated
-  ImagePositionPatient, at least ``MIN_FRAMES`` frames), PET series and spectroscopy objects/files.
+  DSC candidates (dynamic MR series, as decided by :func:`radnec.ingest.series.is_dynamic`, with at least
+  ``MIN_FRAMES`` time points), PET series and spectroscopy objects/files.
 * :func:`imaging_observations` measures one lesion on whatever is available and never aborts the
   pipeline: a series that cannot be used is listed in ``skipped`` with the reason.
 
@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import logging
 import warnings
-from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,6 +23,7 @@ from typing import Any
 import SimpleITK as sitk
 
 from radnec.errors import RadnecError
+from radnec.ingest.series import is_dynamic
 
 log = logging.getLogger(__name__)
 
@@ -38,30 +38,10 @@ class AdvancedSeries:
 
 
 def _is_dynamic(files: list[str]) -> bool:
-    import pydicom
-
+    """A DSC candidate: a dynamic MR series (radnec.ingest.series.is_dynamic) with at least MIN_FRAMES time points."""
     from radnec.imaging.dsc_io import MIN_FRAMES
 
-    if len(files) < MIN_FRAMES:
-        return False
-    positions: Counter[tuple] = Counter()
-    temporal = set()
-    for f in files:
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                ds = pydicom.dcmread(
-                    f, stop_before_pixels=True,
-                    specific_tags=["ImagePositionPatient", "TemporalPositionIdentifier", "PerFrameFunctionalGroupsSequence"],
-                )
-        except Exception:  # noqa: BLE001 - unreadable files are the ingest's business
-            continue
-        if "TemporalPositionIdentifier" in ds:
-            temporal.add(int(ds.TemporalPositionIdentifier))
-        if "ImagePositionPatient" in ds:
-            positions[tuple(round(float(v), 2) for v in ds.ImagePositionPatient)] += 1
-    repeats = max(positions.values(), default=0)
-    return len(temporal) >= MIN_FRAMES or repeats >= MIN_FRAMES
+    return is_dynamic(files, min_timepoints=MIN_FRAMES)
 
 
 def find_advanced_series(inventory: Any) -> AdvancedSeries:

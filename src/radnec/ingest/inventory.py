@@ -1,7 +1,8 @@
 """Deep check of a scanned folder: read every recognised object with its reader.
 
 :func:`inspect_tree` = :func:`radnec.ingest.scan.scan` (headers) + one full read per object:
-image series through :func:`radnec.ingest.series.load_series`, NIfTI/NRRD through
+image series through :func:`radnec.ingest.series.load_series`, dynamic (multi-temporal) MR series
+as 4-D through :func:`radnec.imaging.dsc_io.read_dsc` (see :func:`_check_dynamic`), NIfTI/NRRD through
 :func:`radnec.ingest.nifti.read_volume`, SEG through :func:`radnec.ingest.seg.read_seg`, and
 RTDOSE / RTSTRUCT / RTPLAN / REG through their readers in ``radnec.ingest.rt*`` and
 ``radnec.ingest.reg`` when those modules are installed. What each reader reports (grid, maximum
@@ -20,7 +21,7 @@ from typing import Any
 import numpy as np
 from pydantic import BaseModel
 
-from radnec.errors import RadnecError
+from radnec.errors import GeometryError, RadnecError
 from radnec.ingest.scan import Inventory, ObjectInfo, SeriesInfo, scan
 
 log = logging.getLogger(__name__)
@@ -74,6 +75,91 @@ def _problem(path: str, exc: RadnecError) -> Problem:
     return Problem(path=exc.path or path, error=type(exc).__name__, message=exc.message)
 
 
+def _remember_grid(series: SeriesInfo, image: Any, grids: dict[str, Any]) -> None:
+    grids[series.series_instance_uid] = (
+        np.asarray(image.GetOrigin()),
+        np.asarray(image.GetSpacing()),
+        np.asarray(image.GetDirection()).reshape(3, 3),
+        np.asarray(image.GetSize()),
+        series.frame_of_reference_uid,
+    )
+
+
+def _own_folder(series: SeriesInfo, inv: Inventory, *, recursive: bool) -> Path | None:
+    """The folder that holds this series and nothing :func:`read_dsc` could mistake for it, else None.
+
+    ``read_dsc`` reads a folder (recursively); it is given one only when every file of the series lies
+    directly in it, no other scanned series and no duplicate SOP instance lies under it, and (for a
+    non-recursive scan) it has no unscanned sub-folder.
+    """
+    parents = {Path(f).parent for f in series.files}
+    if len(parents) != 1:
+        return None
+    folder = parents.pop()
+    for other in inv.all_series():
+        if other is not series and any(Path(f).is_relative_to(folder) for f in other.files):
+            return None
+    if any(Path(k.path).is_relative_to(folder) and k.reason.startswith("duplicate SOP") for k in inv.skipped):
+        return None
+    if not recursive and any(p.is_dir() for p in folder.iterdir()):
+        return None
+    return folder
+
+
+def _check_dynamic(
+    series: SeriesInfo, inv: Inventory, problems: list[Problem], grids: dict[str, Any], *, recursive: bool
+) -> None:
+    """Read a dynamic MR series as 4-D: with ``read_dsc`` when it can be a DSC series (at least
+    ``MIN_FRAMES`` time points, in a folder of its own), else time point by time point with
+    ``load_series`` (every 3-D stack checked, all on one grid)."""
+    from radnec.imaging.dsc_io import MIN_FRAMES, read_dsc
+    from radnec.ingest.series import load_series, split_timepoints
+
+    folder = _own_folder(series, inv, recursive=recursive)
+    extra: dict[str, Any] = {"dynamic": True}
+    try:
+        if folder is not None and series.n_timepoints >= MIN_FRAMES:
+            dsc = read_dsc(folder)
+            reference = dsc.reference
+            extra |= {
+                "n_timepoints": int(dsc.signal.shape[0]),
+                "frame_interval_s": round(dsc.dt_s, 4),
+                "echo_time_ms": round(dsc.te_s * 1000.0, 3),
+                "reader": "radnec.imaging.dsc_io.read_dsc",
+            }
+        else:
+            frames = split_timepoints(series.files)
+            if not frames:  # an unreadable file: load_series names it
+                load_series(series)
+                return
+            reference = None
+            for t, files in enumerate(frames):
+                image = load_series(files).image
+                if reference is None:
+                    reference = image
+                    continue
+                if image.GetSize() != reference.GetSize() or not np.allclose(
+                    image.GetOrigin(), reference.GetOrigin(), atol=1e-3
+                ):
+                    raise GeometryError(
+                        f"time point {t + 1} of this dynamic series is on a different grid from time point 1",
+                        path=files[0],
+                    )
+            extra |= {"n_timepoints": len(frames), "reader": "radnec.ingest.series.load_series per time point"}
+            if series.n_timepoints < MIN_FRAMES:
+                extra["note"] = (
+                    f"{len(frames)} time points: fewer than the {MIN_FRAMES} a DSC perfusion analysis needs"
+                )
+            else:
+                extra["note"] = "read per time point: the series shares its folder with other files"
+    except RadnecError as exc:
+        problems.append(_problem(series.files[0], exc))
+        return
+    assert reference is not None
+    _remember_grid(series, reference, grids)
+    series.geometry = _grid(reference) | {"slice_spacing_mm": round(float(reference.GetSpacing()[2]), 4)} | extra
+
+
 def _check_series(series: SeriesInfo, problems: list[Problem], grids: dict[str, Any]) -> None:
     from radnec.ingest.series import load_series
 
@@ -82,14 +168,7 @@ def _check_series(series: SeriesInfo, problems: list[Problem], grids: dict[str, 
     except RadnecError as exc:
         problems.append(_problem(series.files[0], exc))
         return
-    image = loaded.image
-    grids[series.series_instance_uid] = (
-        np.asarray(image.GetOrigin()),
-        np.asarray(image.GetSpacing()),
-        np.asarray(image.GetDirection()).reshape(3, 3),
-        np.asarray(image.GetSize()),
-        series.frame_of_reference_uid,
-    )
+    _remember_grid(series, loaded.image, grids)
     series.geometry = _grid(loaded.image) | {
         "slice_spacing_mm": round(loaded.meta.slice_spacing_mm, 4),
         "enhanced": loaded.meta.enhanced,
@@ -271,7 +350,9 @@ def inspect_tree(
 
         grids: dict[str, Any] = {}
         for series in inv.all_series():
-            if series.kind in ("CT", "MR", "PT"):
+            if series.kind == "MR" and series.dynamic:
+                _check_dynamic(series, inv, problems, grids, recursive=recursive)
+            elif series.kind in ("CT", "MR", "PT"):
                 _check_series(series, problems, grids)
         for series in inv.all_series():
             for obj in series.objects:

@@ -14,6 +14,10 @@ Relations checked (and reported as :class:`Relation` rows, with a warning when t
 not in the scanned tree): RTDOSE → RTPLAN, RTDOSE → RTSTRUCT, RTPLAN → RTSTRUCT,
 RTSTRUCT → image series, SEG → image series, REG/DREG → frames of reference, and which
 series share a frame of reference.
+
+A classic MR series whose slice positions repeat once per time point (all time frames of a 4-D
+acquisition such as DSC perfusion in one series) is marked ``dynamic`` with its number of time points
+(:func:`radnec.ingest.series.temporal_frames` decides, from the headers already read).
 """
 
 from __future__ import annotations
@@ -97,6 +101,15 @@ class SeriesInfo(BaseModel):
     )
     geometry: dict[str, Any] | None = Field(
         None, description="grid of the stacked volume (filled by radnec.ingest.inventory.inspect_tree)"
+    )
+    dynamic: bool = Field(
+        False,
+        description="a dynamic (multi-temporal) MR series: the slice positions repeat once per time point "
+        "(e.g. DSC perfusion); see radnec.ingest.series.temporal_frames",
+    )
+    n_timepoints: int = Field(1, description="number of time points (1 unless dynamic)")
+    temporal_key: str | None = Field(
+        None, description="the attribute that orders the time points of a dynamic series"
     )
 
 
@@ -608,10 +621,15 @@ def _add_dataset(
             "files": [],
             "frames": 0,
             "objects": [],
+            "temporal": [],
         },
     )
     entry["files"].append(str(path))
     entry["frames"] += n_frames
+    if kind == "MR" and n_frames == 1 and "PerFrameFunctionalGroupsSequence" not in ds:
+        from radnec.ingest.series import temporal_facts
+
+        entry["temporal"].append(temporal_facts(ds))
     if obj is not None:
         entry["objects"].append(obj)
     if fo_r not in entry["fors"]:
@@ -646,6 +664,12 @@ def _assemble(inv: Inventory, series: dict[tuple[str, str], dict[str, Any]]) -> 
             files=e["files"],
             objects=e["objects"],
         )
+        if kind == "MR" and len(e["temporal"]) == len(e["files"]):
+            from radnec.ingest.series import temporal_frames
+
+            frames, key = temporal_frames(e["temporal"])
+            if frames:
+                info.dynamic, info.n_timepoints, info.temporal_key = True, len(frames), key
         patient = patients.setdefault(e["patient"], PatientInfo(label=e["patient"]))
         study = studies.get(e["study"])
         if study is None:
