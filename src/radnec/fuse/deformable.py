@@ -158,6 +158,7 @@ def register_deformable(
     mask_margin_mm: float = 1.0,
     max_step_mm: float = 1.0,
     fluid_mm: float = 0.0,
+    refine_passes: int = 0,
     seed: int = DEFAULT_SEED,
 ) -> sitk.DisplacementFieldTransform:
     """Deformable refinement in a box around the lesion (planning frame), after the rigid step.
@@ -204,6 +205,11 @@ def register_deformable(
         smooth mass-effect displacement); 0 = off.
     max_step_mm
         Largest update of the displacement per demons iteration (mm); keeps the pyramid stable.
+    refine_passes
+        Extra passes (finest two levels) in which the planning image is blinded only on the
+        pre-image of the follow-up lesion under the current estimate (0 = one pass, both images
+        blinded on the union). Off by default: on the benchmark it did not change the TRE
+        (near-lesion p95 2.36 vs 2.31 mm, seed 1) and cost 70 % more time.
     seed
         Unused by demons (deterministic); kept for a uniform signature.
 
@@ -227,71 +233,86 @@ def register_deformable(
         sitk.Resample(_ones_like(moving), f_box, rigid, sitk.sitkNearestNeighbor, 0, sitk.sitkUInt8)
     ) > 0
 
-    hole = np.zeros(f_box.GetSize()[::-1], dtype=bool)
+    f_hole = np.zeros(f_box.GetSize()[::-1], dtype=bool)  # planning lesion, planning frame
+    m_hole = np.zeros_like(f_hole)  # follow-up lesion + oedema, follow-up frame (box grid via R)
     if fixed_exclude is not None:
-        hole |= sitk.GetArrayFromImage(
+        f_hole |= sitk.GetArrayFromImage(
             sitk.Resample(_dilate(fixed_exclude, mask_margin_mm), f_box, sitk.Transform(), sitk.sitkNearestNeighbor, 0, sitk.sitkUInt8)
         ) > 0
     if moving_exclude is not None:
-        hole |= sitk.GetArrayFromImage(
+        m_hole |= sitk.GetArrayFromImage(
             sitk.Resample(_dilate(moving_exclude, mask_margin_mm), f_box, rigid, sitk.sitkNearestNeighbor, 0, sitk.sitkUInt8)
         ) > 0
 
     sp_zyx = f_box.GetSpacing()[::-1]
-    fa = sitk.GetArrayFromImage(f_box)
-    ma = sitk.GetArrayFromImage(m_box)
+    fill_sigma = max(3.0, 0.5 * radius)
     fhead = sitk.GetArrayFromImage(sitk.OtsuThreshold(f_box, 0, 1, 128)) > 0
     mhead = sitk.GetArrayFromImage(sitk.OtsuThreshold(m_box, 0, 1, 128)) > 0
-    fn = _normalise(f_box, fhead & ~hole, sigma_mm=bias_sigma_mm)
-    mn_img = sitk.GetImageFromArray(ma)
-    mn_img.CopyInformation(f_box)
-    mn = _normalise(mn_img, mhead & ~hole & valid, sigma_mm=bias_sigma_mm)
-    fill_sigma = max(3.0, 0.5 * radius)
-    # Regions without correspondence (lesion, oedema, outside the follow-up field of view) get the
-    # same featureless fill in both images.
-    blind = hole | ~valid
-    fn = _fill(fn, blind, sp_zyx, sigma_mm=fill_sigma)
-    mn = _fill(mn, blind, sp_zyx, sigma_mm=fill_sigma)
-    # Demons forces assume intensity differences of the order of the grey-level range; the
-    # normalised images are ~1, so bring them to ~100 (a scale, not a clinical number).
-    fn, mn = 100.0 * fn, 100.0 * mn
-    f_img = sitk.GetImageFromArray(fn.astype(np.float32))
-    f_img.CopyInformation(f_box)
-    m_img = sitk.GetImageFromArray(mn.astype(np.float32))
-    m_img.CopyInformation(f_box)
-    m_img = sitk.HistogramMatching(m_img, f_img, numberOfHistogramLevels=256, numberOfMatchPoints=15, thresholdAtMeanIntensity=True)
 
-    field = None
-    for its, shrink in zip(iterations, shrink_factors):
-        factors = [max(1, int(round(shrink * min(f_box.GetSpacing()) / s))) for s in f_box.GetSpacing()]
-        if max(factors) > 1:
-            sig = [0.5 * f * s for f, s in zip(factors, f_box.GetSpacing())]
-            fl = sitk.Shrink(sitk.SmoothingRecursiveGaussian(f_img, sig), factors)
-            ml = sitk.Shrink(sitk.SmoothingRecursiveGaussian(m_img, sig), factors)
-        else:
-            fl, ml = f_img, m_img
-        demons = sitk.FastSymmetricForcesDemonsRegistrationFilter()
-        demons.SetNumberOfIterations(int(its))
-        demons.SetSmoothDisplacementField(True)
-        demons.SetStandardDeviations(max(smoothing_mm / min(fl.GetSpacing()), min_smoothing_voxels))
-        demons.SetMaximumUpdateStepLength(max_step_mm / min(fl.GetSpacing()))
-        if fluid_mm > 0:
-            demons.SetSmoothUpdateField(True)
-            demons.SetUpdateFieldStandardDeviations(fluid_mm / min(fl.GetSpacing()))
-        if field is None:
-            level_field = sitk.Image(fl.GetSize(), sitk.sitkVectorFloat64, 3)
-            level_field.CopyInformation(fl)
-        else:
-            level_field = sitk.Resample(field, fl, sitk.Transform(), sitk.sitkLinear, 0.0, sitk.sitkVectorFloat64)
-        try:
-            field = demons.Execute(fl, ml, level_field)
-        except RuntimeError as exc:
-            raise RegistrationError(
-                f"deformable registration failed in SimpleITK: {str(exc).strip().splitlines()[-1]}"
-            ) from exc
-        log.info("demons level shrink %s: %d iterations, RMS change %.4f", factors, demons.GetElapsedIterations(), demons.GetRMSChange())
-    if field.GetSize() != f_box.GetSize():
-        field = sitk.Resample(field, f_box, sitk.Transform(), sitk.sitkLinear, 0.0, sitk.sitkVectorFloat64)
+    def prepare(f_blind: np.ndarray, m_blind: np.ndarray) -> tuple[sitk.Image, sitk.Image]:
+        # Regions without correspondence get a featureless fill (no edges, no demons force).
+        fn = _fill(_normalise(f_box, fhead & ~f_blind, sigma_mm=bias_sigma_mm), f_blind, sp_zyx, sigma_mm=fill_sigma)
+        mn = _fill(_normalise(m_box, mhead & ~m_blind, sigma_mm=bias_sigma_mm), m_blind, sp_zyx, sigma_mm=fill_sigma)
+        # Demons forces assume intensity differences of the order of the grey-level range; the
+        # normalised images are ~1, so bring them to ~100 (a scale, not a clinical number).
+        f_img = sitk.GetImageFromArray((100.0 * fn).astype(np.float32))
+        f_img.CopyInformation(f_box)
+        m_img = sitk.GetImageFromArray((100.0 * mn).astype(np.float32))
+        m_img.CopyInformation(f_box)
+        m_img = sitk.HistogramMatching(m_img, f_img, numberOfHistogramLevels=256, numberOfMatchPoints=15, thresholdAtMeanIntensity=True)
+        return f_img, m_img
+
+    def pyramid(f_img: sitk.Image, m_img: sitk.Image, levels, field):  # noqa: ANN001, ANN202
+        for its, shrink in levels:
+            factors = [max(1, int(round(shrink * min(f_box.GetSpacing()) / s))) for s in f_box.GetSpacing()]
+            if max(factors) > 1:
+                sig = [0.5 * f * s for f, s in zip(factors, f_box.GetSpacing())]
+                fl = sitk.Shrink(sitk.SmoothingRecursiveGaussian(f_img, sig), factors)
+                ml = sitk.Shrink(sitk.SmoothingRecursiveGaussian(m_img, sig), factors)
+            else:
+                fl, ml = f_img, m_img
+            demons = sitk.FastSymmetricForcesDemonsRegistrationFilter()
+            demons.SetNumberOfIterations(int(its))
+            demons.SetSmoothDisplacementField(True)
+            demons.SetStandardDeviations(max(smoothing_mm / min(fl.GetSpacing()), min_smoothing_voxels))
+            demons.SetMaximumUpdateStepLength(max_step_mm / min(fl.GetSpacing()))
+            if fluid_mm > 0:
+                demons.SetSmoothUpdateField(True)
+                demons.SetUpdateFieldStandardDeviations(fluid_mm / min(fl.GetSpacing()))
+            if field is None:
+                level_field = sitk.Image(fl.GetSize(), sitk.sitkVectorFloat64, 3)
+                level_field.CopyInformation(fl)
+            else:
+                level_field = sitk.Resample(field, fl, sitk.Transform(), sitk.sitkLinear, 0.0, sitk.sitkVectorFloat64)
+            try:
+                field = demons.Execute(fl, ml, level_field)
+            except RuntimeError as exc:
+                raise RegistrationError(
+                    f"deformable registration failed in SimpleITK: {str(exc).strip().splitlines()[-1]}"
+                ) from exc
+            log.info("demons level shrink %s: %d iterations, RMS change %.4f", factors, demons.GetElapsedIterations(), demons.GetRMSChange())
+        if field.GetSize() != f_box.GetSize():
+            field = sitk.Resample(field, f_box, sitk.Transform(), sitk.sitkLinear, 0.0, sitk.sitkVectorFloat64)
+        return field
+
+    # Pass 1: both images blind wherever either lesion is (the planning-frame extent of the
+    # follow-up lesion is not known yet).
+    blind = f_hole | m_hole | ~valid
+    field = pyramid(*prepare(blind, blind), list(zip(iterations, shrink_factors)), None)
+    hole = f_hole | m_hole  # where the displacement is inpainted at the end (planning frame)
+    for _ in range(refine_passes):
+        # Pass 2+: the planning image is blind only where the current estimate maps into the
+        # follow-up lesion (its pre-image), the follow-up image only on its own lesion: the
+        # displaced tissue around the lesion is now compared with its true counterpart.
+        pull = sitk.DisplacementFieldTransform(sitk.Image(field))
+        holes = np.stack([m_hole, ~valid]).astype(np.uint8)
+        pre = []
+        for h in holes:
+            h_img = sitk.GetImageFromArray(h)
+            h_img.CopyInformation(f_box)
+            pre.append(sitk.GetArrayFromImage(sitk.Resample(h_img, f_box, pull, sitk.sitkNearestNeighbor, 1, sitk.sitkUInt8)) > 0)
+        hole = f_hole | pre[0]
+        field = pyramid(*prepare(hole | pre[1], m_hole | ~valid), list(zip(iterations, shrink_factors))[-2:], field)
 
     arr = sitk.GetArrayFromImage(field)
     if not np.all(np.isfinite(arr)):

@@ -56,7 +56,7 @@ def similarity(
     n_fg = int(fg.sum())
     if sel.sum() < 100:
         return {"nmi": float("nan"), "ncc": float("nan"), "overlap_fraction": float(sel.sum()) / max(1, n_fg)}
-    a = sitk.GetArrayViewFromImage(sitk.Cast(fixed, sitk.sitkFloat32))[sel].astype(float)
+    a = sitk.GetArrayFromImage(sitk.Cast(fixed, sitk.sitkFloat32))[sel].astype(float)
     b = sitk.GetArrayViewFromImage(warped)[sel].astype(float)
     hist, _, _ = np.histogram2d(a, b, bins=NMI_BINS)
     p = hist / hist.sum()
