@@ -179,6 +179,14 @@ def test_incomplete_dynamic_series_is_refused_clearly(tmp_path, capsys):
     assert err.startswith(f"radnec: error: {tmp_path / 'DSC'}") and "different numbers of slices" in err
 
 
+def test_incomplete_short_dynamic_series_is_refused_clearly(tmp_path, capsys):
+    files = _write_dsc(tmp_path / "DSC", n_t=4)
+    files[-1].unlink()
+    code, _, err = _inspect(tmp_path, capsys)
+    assert code == 2
+    assert err.startswith("radnec: error: ") and "time point 4 has 2 slices, time point 1 has 3" in err
+
+
 def test_duplicated_slice_is_still_refused(tmp_path, capsys):
     write_series(tmp_path / "s", positions=[(0, 0, 0), (0, 0, 2), (0, 0, 2), (0, 0, 4)])
     (s,) = scan(tmp_path).series_of_kind("MR")

@@ -132,6 +132,14 @@ def _check_dynamic(
             if not frames:  # an unreadable file: load_series names it
                 load_series(series)
                 return
+            counts = [len(files) for files in frames]
+            if len(set(counts)) > 1:
+                t = next(t for t, c in enumerate(counts) if c != counts[0])
+                raise GeometryError(
+                    f"dynamic series with {len(frames)} time points: time point {t + 1} has {counts[t]} slices, "
+                    f"time point 1 has {counts[0]}; the series is incomplete",
+                    path=frames[t][0],
+                )
             reference = None
             for t, files in enumerate(frames):
                 image = load_series(files).image
