@@ -42,6 +42,8 @@ log = logging.getLogger(__name__)
 TECHNIQUES = ("gk", "linac")
 #: Solid planning lesions at least this radius (mm) get a necrotic core (ring enhancement).
 RING_RADIUS_MM = 9.0
+#: Smallest lesion radius in voxels (smaller lesions would vanish at coarse --voxel-mm).
+MIN_RADIUS_VOXELS = 1.5
 #: Base date of the synthetic calendar; the seed shifts it (no real dates).
 BASE_DATE = dt.date(2023, 1, 2)
 
@@ -320,7 +322,8 @@ def build_case(
             core["L1"] = np.full_like(res, -1.0)
         elif scenario == "marginal":
             res = sphere_level(axes, c0, r0 * _param(sc["residual_scale"], i), shape_noise)
-            nod = sphere_level(axes, c_n, _param(sc["nodule_radius_mm"], i), shape_noise, amplitude=0.06)
+            r_nod = max(_param(sc["nodule_radius_mm"], i), MIN_RADIUS_VOXELS * voxel_mm)
+            nod = sphere_level(axes, c_n, r_nod, shape_noise, amplitude=0.06)
             lesion["L1"] = np.maximum(res, nod)
             core["L1"] = np.full_like(res, -1.0)
         else:  # distant, stable: the treated lesion shrinks
@@ -328,7 +331,8 @@ def build_case(
             lesion["L1"] = sphere_level(axes, c0, r_i, shape_noise)
             core["L1"] = ring_core(lesion["L1"], max(3.0, 0.45 * r_i)) if r_i >= RING_RADIUS_MM else np.full_like(level0, -1.0)
             if scenario == "distant":
-                lesion["L2"] = sphere_level(axes, c_new, _param(sc["new_radius_mm"], i), shape_noise, amplitude=0.06)
+                r_new = max(_param(sc["new_radius_mm"], i), MIN_RADIUS_VOXELS * voxel_mm)
+                lesion["L2"] = sphere_level(axes, c_new, r_new, shape_noise, amplitude=0.06)
                 core["L2"] = np.full_like(level0, -1.0)
         fields.append(TimepointLesions(lesion=lesion, core=core, edema=None))  # type: ignore[arg-type]
 
