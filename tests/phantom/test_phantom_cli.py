@@ -8,6 +8,7 @@ import json
 import pytest
 
 from radnec import cli
+from radnec.phantom import SCENARIOS
 
 
 def _digest(folder) -> str:
@@ -57,8 +58,9 @@ def test_same_seed_same_bytes_and_truth(tmp_path):
     assert _digest(tmp_path / "c") != _digest(tmp_path / "a")
 
 
-def test_inspect_reads_case_without_problems(phantom_cases, capsys):
-    folder, _ = phantom_cases["distant"]
+@pytest.mark.parametrize("scenario", SCENARIOS)
+def test_inspect_reads_case_without_problems(phantom_cases, capsys, scenario):
+    folder, _ = phantom_cases[scenario]
     capsys.readouterr()
     assert cli.main(["inspect", str(folder / "dicom"), "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
