@@ -129,3 +129,18 @@ def test_lesion_beyond_a_grid_that_holds_the_falloff_is_out_of_field(setup):
     edge = sphere_mask(grid(40, 1.0, origin_shift=(27.5, 0, 0)), (27.5, 0.0, 0.0), 4.0)
     q = classify_pattern(dose, edge, prescription_gy=RX_GY)
     assert q.pattern == "out-of-field" and any("outside the dose grid" in n for n in q.notes)
+
+
+def test_volume_changing_transform_is_not_reported_as_outside(setup):
+    """A transform that expands tissue (mass effect) changes the mapped volume; that is not a part
+    of the lesion outside the dose grid."""
+    dose, _, _, _ = setup
+    T = sitk.ScaleTransform(3, (1.3, 1.3, 1.3))  # planning → follow-up: everything 1.3× larger there
+    fu_lesion = sphere_mask(grid(64, 1.0), (0.0, 0.0, 0.0), 1.3 * 6.0)  # = planning sphere of 6 mm
+    ld = lesion_dose(dose, fu_lesion, transform=T, prescription_gy=RX_GY)
+    assert ld.outside_fraction == 0.0 and not ld.notes
+    assert ld.volume_in_grid_cc == pytest.approx(4 / 3 * np.pi * 6.0**3 / 1000, rel=0.05)
+    assert ld.volume_cc == pytest.approx(4 / 3 * np.pi * 7.8**3 / 1000, rel=0.05)  # follow-up frame
+    assert ld.coverage_pct["rx100"] == pytest.approx(100.0, abs=0.5)  # 6 mm < 8 mm Rx radius
+    p = classify_pattern(dose, fu_lesion, transform=T, prescription_gy=RX_GY)
+    assert p.pattern == "in-field" and not p.notes

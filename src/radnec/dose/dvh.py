@@ -344,12 +344,14 @@ def fine_grid(reference: sitk.Image, supersample: int, lo_xyz: np.ndarray, hi_xy
 
 def map_mask_to_grid(
     mask: sitk.Image, reference: sitk.Image, transform: sitk.Transform, *, supersample: int
-) -> tuple[sitk.Image | None, float]:
+) -> tuple[sitk.Image | None, float, bool]:
     """Fraction image of ``mask`` on a finer copy of ``reference`` (restricted to where it lands).
 
     ``transform`` maps reference (planning) points to mask (follow-up) points. Returns the fine
-    fraction image (``None`` when the mask lands entirely outside ``reference``) and the mask's
-    own volume (cm³).
+    fraction image (``None`` when the mask lands entirely outside ``reference``), the mask's own
+    volume (cm³, in its frame — differs from the mapped volume under a deformable transform), and
+    whether the mapped mask touches the faces of ``reference`` (only then can part of it lie
+    outside the grid).
     """
     m = sitk.Cast(mask > 0, sitk.sitkFloat32) if mask.GetPixelID() != sitk.sitkFloat32 else mask
     total = float(np.clip(sitk.GetArrayViewFromImage(m), 0, 1).sum()) * float(np.prod(mask.GetSpacing())) / MM3_PER_CC
@@ -357,17 +359,21 @@ def map_mask_to_grid(
     arr = sitk.GetArrayViewFromImage(coarse)
     nz = np.argwhere(arr > 0)
     if nz.size == 0:
-        return None, total
+        return None, total, True
+    touches = bool(
+        arr[0].max() > 0 or arr[-1].max() > 0 or arr[:, 0].max() > 0 or arr[:, -1].max() > 0
+        or arr[:, :, 0].max() > 0 or arr[:, :, -1].max() > 0
+    )
     size = np.asarray(reference.GetSize())
     lo = np.clip(nz.min(axis=0)[::-1] - 1, 0, size - 1)
     hi = np.clip(nz.max(axis=0)[::-1] + 1, 0, size - 1)
     grid = fine_grid(reference, supersample, lo, hi)
     fine = sitk.Resample(m, grid, transform, sitk.sitkLinear, 0.0, sitk.sitkFloat32)
-    return fine, total
+    return fine, total, touches
 
 
 def _mask_points_transformed(mask, dose, transform, s):
-    fine, total = map_mask_to_grid(mask, dose, transform, supersample=s)
+    fine, total, touches = map_mask_to_grid(mask, dose, transform, supersample=s)
     method = {
         "structure": f"mask resampled onto the dose grid refined {s}× per axis",
         "direction": "follow-up mask → planning dose grid: Resample(mask, fine_dose_grid, T), T maps planning → follow-up points",
@@ -378,7 +384,12 @@ def _mask_points_transformed(mask, dose, transform, s):
         return np.zeros((0, 3)), np.zeros(0), total, method
     pts, w, _ = _mask_points(fine, 1)
     method["points"] = int(len(w))
-    return pts, w, total, method
+    mapped = float(w.sum())
+    if not touches:
+        # wholly inside the grid: the structure's volume is its mapped volume (a deformable
+        # transform changes volumes; that is not a part outside the grid)
+        total = mapped
+    return pts, w, max(total, mapped), method
 
 
 __all__ = ["DVH", "dvh", "sample_dose", "fine_grid", "map_mask_to_grid", "MAX_POINTS"]

@@ -51,6 +51,17 @@ class MappedLesion:
     volume_cc: float
     method: dict[str, Any]
     fractions: np.ndarray | None = None
+    touches_grid_edge: bool = False
+
+    @property
+    def outside_cc(self) -> float:
+        """Estimated lesion volume (cm³) outside the dose grid: 0 unless the mapped lesion reaches
+        the grid faces; then the mask volume not mapped (exact for rigid transforms)."""
+        if self.fraction is None:
+            return self.volume_cc
+        if not self.touches_grid_edge:
+            return 0.0
+        return max(0.0, self.volume_cc - self.mapped_cc)
 
     @property
     def mapped_cc(self) -> float:
@@ -87,7 +98,7 @@ def map_lesion(
     if not np.any(sitk.GetArrayViewFromImage(lesion_mask)):
         raise GeometryError("the lesion mask is empty")
     tx = transform if transform is not None else sitk.Transform(3, sitk.sitkIdentity)
-    fine, total = map_mask_to_grid(lesion_mask, dose, tx, supersample=supersample)
+    fine, total, touches = map_mask_to_grid(lesion_mask, dose, tx, supersample=supersample)
     method = {
         "direction": "follow-up lesion mask → planning dose grid, Resample(mask, fine_dose_grid, T); T maps planning → follow-up points"
         if transform is not None
@@ -97,7 +108,7 @@ def map_lesion(
         "transform": type(transform).__name__ if transform is not None else "identity",
     }
     if fine is None:
-        return MappedLesion(None, np.zeros((0, 3)), np.zeros(0), np.zeros(0), total, method)
+        return MappedLesion(None, np.zeros((0, 3)), np.zeros(0), np.zeros(0), total, method, None, True)
     arr = sitk.GetArrayViewFromImage(fine)
     idx = np.argwhere(arr > 1e-6)
     w = arr[idx[:, 0], idx[:, 1], idx[:, 2]].astype(float) * float(np.prod(fine.GetSpacing())) / 1000.0
@@ -106,12 +117,17 @@ def map_lesion(
     pts = origin + (idx[:, ::-1] * np.asarray(fine.GetSpacing())) @ direction.T
     f = arr[idx[:, 0], idx[:, 1], idx[:, 2]].astype(float)
     d, inside = sample_dose(dose, pts)
-    return MappedLesion(fine, pts[inside], w[inside], d[inside], total, method, f[inside])
+    return MappedLesion(fine, pts[inside], w[inside], d[inside], total, method, f[inside], touches)
 
 
 @dataclass(frozen=True)
 class LesionDose:
-    """Dose to a follow-up lesion (the ``dose`` block of the analysis JSON contract and more)."""
+    """Dose to a follow-up lesion (the ``dose`` block of the analysis JSON contract and more).
+
+    ``volume_cc`` is the mask volume in its own (follow-up) frame; ``volume_in_grid_cc`` the
+    volume mapped onto the planning dose grid (they differ under a deformable transform, e.g.
+    mass effect); ``outside_fraction`` only counts what lies beyond the dose grid.
+    """
 
     dmin_gy: float
     dmean_gy: float
@@ -184,7 +200,7 @@ def lesion_dose(
     levels = isodose_levels_gy(prescription_gy)
     m = mapped if mapped is not None else map_lesion(dose, lesion_mask, transform=transform, supersample=supersample)
     order = np.argsort(m.doses_gy, kind="stable")
-    h = DVH(doses_gy=m.doses_gy[order], weights_cc=m.weights_cc[order], volume_cc=m.volume_cc, name=name, method=m.method)
+    h = DVH(doses_gy=m.doses_gy[order], weights_cc=m.weights_cc[order], volume_cc=m.mapped_cc + m.outside_cc, name=name, method=m.method)
     notes: list[str] = []
     if h.doses_gy.size == 0:
         raise GeometryError("the lesion lies entirely outside the dose grid; its dose is unknown (not zero)")

@@ -138,7 +138,7 @@ def classify_pattern(
     notes: list[str] = []
 
     m = mapped if mapped is not None else map_lesion(dose, lesion_mask, transform=transform, supersample=supersample)
-    outside_cc = max(0.0, m.volume_cc - m.mapped_cc)
+    outside_cc = m.outside_cc
     grid_holds_falloff = dose_edge_max_gy(dose) < fall_level
     if outside_cc > 1e-3 * m.volume_cc:
         if not grid_holds_falloff:
