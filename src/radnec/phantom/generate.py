@@ -569,7 +569,6 @@ def _marginal_centre(dose_img, dose_centre, rx, iso, brain, grid, rng) -> np.nda
     bc = _centroid_lps(brain, grid)
     to_c = bc - dose_centre
     to_c /= np.linalg.norm(to_c)
-    interp = sitk.LinearInterpolateImageFunction() if hasattr(sitk, "LinearInterpolateImageFunction") else None
     arr = sitk.GetArrayFromImage(dose_img)
     for _ in range(50):
         d = to_c + rng.normal(scale=0.6, size=3)

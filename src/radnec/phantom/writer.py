@@ -212,7 +212,7 @@ def _truth_document(case, studies_json, plan_info) -> dict[str, Any]:
         st["edema_to_enhancing_ratio"] = ed / enh if enh > 0 else None
         st["edema_to_t1_lesion_ratio"] = ed / (enh + st["necrotic_cc"]) if enh > 0 else None
     return {
-        "truth_schema_version": 1 if TRUTH_SCHEMA_VERSION == 1 else TRUTH_SCHEMA_VERSION,
+        "truth_schema_version": TRUTH_SCHEMA_VERSION,
         "generator": f"radnec {__version__} phantom",
         "disclaimer": DISCLAIMER,
         "scenario": case.scenario,
