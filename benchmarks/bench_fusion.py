@@ -170,6 +170,7 @@ def _summary(rows: list[dict]) -> dict:
         "n": len(ok),
         "brain_mean": agg("brain", "mean", np.mean),
         "brain_p95": agg("brain", "p95", np.mean),
+        "brain_max": agg("brain", "max", np.max),
         "near_mean": agg("near", "mean", np.mean),
         "near_p95": agg("near", "p95", np.mean),
         "near_p95_worst": agg("near", "p95", np.max),
@@ -188,6 +189,7 @@ def main() -> int:
     ap.add_argument("--seeds", type=int, default=5)
     ap.add_argument("--engines", default="rigid,demons")
     ap.add_argument("--no-tcga", action="store_true")
+    ap.add_argument("--tcga-only", action="store_true")
     ap.add_argument("--worker")
     ap.add_argument("--seeds-list")
     ap.add_argument("--rigid-only-pairs", action="store_true")
@@ -200,12 +202,14 @@ def main() -> int:
         print(f"missing {MNI}; the benchmark needs ../shared", file=sys.stderr)
         return 1
     seeds = list(range(1, args.seeds + 1))
+    if args.tcga_only:
+        args.engines, seeds = "", []
     print(f"load average at start: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores (wall times scale with it)")
     failed = []
     results = {}
-    for engine in args.engines.split(","):
+    for engine in [e for e in args.engines.split(",") if e]:
         results[engine] = _summary(_run_worker(engine, seeds, rigid_only=False))
-    rigid_only = _summary(_run_worker("rigid", seeds, rigid_only=True))
+    rigid_only = _summary(_run_worker("rigid", seeds, rigid_only=True)) if seeds else {}
 
     hdr = "| engine | pairs | TRE brain mean / p95 | TRE near mean / p95 (worst p95) / max | wall s mean / max | CPU s | start-up s | peak RSS MB | flagged |"
     print("\nMass-effect pairs (10°/15 mm + 3-5 mm mass effect, contrast + bias change):\n")
@@ -234,7 +238,7 @@ def main() -> int:
     if rigid_only:
         print(
             f"| rigid | {rigid_only['n']} | {rigid_only['brain_mean']:.2f} / {rigid_only['brain_p95']:.2f} / "
-            f"{rigid_only['near_max']:.2f} | {rigid_only['wall_mean']:.1f} | {rigid_only['cpu_mean']:.1f} |"
+            f"{rigid_only['brain_max']:.2f} | {rigid_only['wall_mean']:.1f} | {rigid_only['cpu_mean']:.1f} |"
         )
         if rigid_only["brain_mean"] > TARGET_RIGID_MEAN_MM:
             failed.append(f"rigid-only TRE mean {rigid_only['brain_mean']:.2f} mm > {TARGET_RIGID_MEAN_MM}")

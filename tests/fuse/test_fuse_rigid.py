@@ -78,3 +78,13 @@ def test_matrix_round_trip_and_non_rigid_refusal() -> None:
     scaled[:3, :3] *= 1.1
     with pytest.raises(RegistrationError, match="not a rigid"):
         rigid_from_matrix(scaled)
+
+
+def test_downsample_keeps_thick_slices() -> None:
+    from radnec.fuse.rigid import downsample
+
+    img = sitk.Image((64, 64, 12), sitk.sitkFloat32)
+    img.SetSpacing((0.9, 0.9, 5.5))
+    out = downsample(img, spacing_mm=4.0)  # in-plane shrunk x4, 5.5 mm slices left alone
+    assert out.GetSize() == (16, 16, 12)
+    assert np.allclose(out.GetSpacing(), (3.6, 3.6, 5.5))

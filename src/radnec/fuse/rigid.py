@@ -58,9 +58,9 @@ def downsample(image: sitk.Image, *, spacing_mm: float) -> sitk.Image:
     factors = [max(1, int(round(spacing_mm / s))) for s in image.GetSpacing()]
     if max(factors) == 1:
         return image
-    sig = [0.5 * spacing_mm if f > 1 else 0.0 for f in factors]
-    smooth = sitk.SmoothingRecursiveGaussian(image, sig) if any(sig) else image
-    return sitk.Shrink(smooth, factors)
+    # ITK's recursive Gaussian refuses sigma 0: axes that are not shrunk get a negligible sigma.
+    sig = [0.5 * spacing_mm if f > 1 else 1e-3 * s for f, s in zip(factors, image.GetSpacing())]
+    return sitk.Shrink(sitk.SmoothingRecursiveGaussian(image, sig), factors)
 
 
 def register_rigid(
