@@ -151,3 +151,29 @@ def test_stable_shrinks(phantom_cases):
     _, truth = phantom_cases["stable"]
     vols = [tp["enhancing_cc"] + tp["necrotic_cc"] for tp in truth["timepoints"]]
     assert vols[-1] < vols[0]
+
+
+def test_radnec_ingest_reads_the_plan_bundle_as_written(phantom_cases):
+    """The project's own RT readers see the same prescription, fractions, dose grid and ROIs."""
+    from radnec.ingest.rtdose import read_rtdose
+    from radnec.ingest.rtplan import read_rtplan
+    from radnec.ingest.rtstruct import read_rtstruct
+
+    for scenario in ("necrosis", "infield"):   # GK and linac
+        folder, truth = phantom_cases[scenario]
+        plan = truth["plan"]
+        rp = read_rtplan(folder / plan["rtplan"])
+        assert rp.prescription_gy == pytest.approx(plan["prescription_gy"])
+        assert rp.fractions == plan["fractions"]
+        assert rp.frame_of_reference_uid == truth["timepoints"][0]["frame_of_reference_uid"]
+        if rp.prescription_isodose_pct is not None:
+            assert rp.prescription_isodose_pct == pytest.approx(plan["isodose_line_pct"], abs=1.0)
+        rd = read_rtdose(folder / plan["rtdose"])
+        ref = sitk.ReadImage(str(folder / "truth" / "planning" / "dose_gy.nii.gz"))
+        assert rd.image.GetSize() == ref.GetSize()
+        assert np.allclose(rd.image.GetOrigin(), ref.GetOrigin(), atol=1e-3)
+        assert np.allclose(rd.image.GetSpacing(), ref.GetSpacing(), atol=1e-4)
+        diff = np.abs(sitk.GetArrayFromImage(rd.image) - sitk.GetArrayFromImage(ref)).max()
+        assert diff < 1e-3 * plan["max_dose_gy"]
+        rs = read_rtstruct(folder / plan["rtstruct"])
+        assert {"GTV", "PTV", "Brain", "Brainstem"} <= set(rs.names)
