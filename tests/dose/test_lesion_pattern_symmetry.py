@@ -144,3 +144,18 @@ def test_volume_changing_transform_is_not_reported_as_outside(setup):
     assert ld.coverage_pct["rx100"] == pytest.approx(100.0, abs=0.5)  # 6 mm < 8 mm Rx radius
     p = classify_pattern(dose, fu_lesion, transform=T, prescription_gy=RX_GY)
     assert p.pattern == "in-field" and not p.notes
+
+
+def test_origin_rule_keeps_necrosis_like_growth_into_the_falloff_in_field(setup):
+    """A lesion centred in the Rx isodose that reaches well into the fall-off (only ~60-70 % of its
+    new volume inside the 50 % isodose) stays in-field by the point-of-origin rule; the same lesion
+    centred at the 80 % isodose (origin outside Rx) is marginal."""
+    dose, T, lesion, gtv = setup
+    r50 = radius_at_pct(50)
+    big = lesion((0.0, 0.0, 0.0), 1.2 * r50)
+    p = classify_pattern(dose, big, transform=T, prescription_gy=RX_GY, gtv=gtv)
+    assert 0.5 <= p.fractions["rx50"] < 0.8, p.to_dict()
+    assert p.pattern == "in-field"
+    shifted = lesion((radius_at_pct(80), 0.0, 0.0), 1.2 * r50)
+    q = classify_pattern(dose, shifted, transform=T, prescription_gy=RX_GY, gtv=gtv)
+    assert q.origin["dose_pct_rx"] < 100 and q.pattern == "marginal", q.to_dict()

@@ -214,16 +214,17 @@ def classify_pattern(
     }
 
     tin, tout = float(conv["in_field_min_fraction"]), float(conv["out_of_field_max_fraction"])
+    torigin = float(conv["origin_falloff_min_fraction"])
     origin_in = inside[0] and pct >= float(conv["origin_in_field_min_pct"])
     if f_fall < tout:
         pattern = "out-of-field"
-    elif f_field >= tin or (origin_in and f_fall >= tin):
+    elif f_field >= tin or (origin_in and f_fall >= torigin):
         pattern = "in-field"
     else:
         pattern = "marginal"
     rule = (
         f"out-of-field if < {tout:.0%} inside the {conv['falloff_isodose_pct']} % Rx isodose; in-field if ≥ {tin:.0%} "
-        f"inside the {conv['field_isodose_pct']} % Rx isodose, or origin ≥ {conv['origin_in_field_min_pct']} % Rx and ≥ {tin:.0%} "
+        f"inside the {conv['field_isodose_pct']} % Rx isodose, or origin ≥ {conv['origin_in_field_min_pct']} % Rx and ≥ {torigin:.0%} "
         f"inside the {conv['falloff_isodose_pct']} % Rx isodose; marginal otherwise"
     )
     return PatternResult(
