@@ -54,3 +54,25 @@ def test_dose_hits_conformity_and_gradient_targets(iso):
     # dose decreases monotonically with distance outside the target
     prof = dose[30, 30, 39:]
     assert np.all(np.diff(prof) < 0)
+
+
+def test_rano_diameters_of_an_ellipse():
+    from radnec.phantom.truth import rano_diameters_mm
+
+    yy, xx = np.mgrid[-20:21, -20:21].astype(float)
+    ell = ((xx / 12.0) ** 2 + (yy / 6.0) ** 2) <= 1.0
+    mask = np.zeros((3, *ell.shape), dtype=bool)
+    mask[1] = ell
+    ld, perp = rano_diameters_mm(mask, (0.5, 0.5))      # 0.5 mm pixels: 6 x 3 mm ellipse
+    assert ld == pytest.approx(12.5, abs=0.5)
+    assert perp == pytest.approx(6.5, abs=0.5)
+    assert rano_diameters_mm(np.zeros((2, 4, 4), bool), (1.0, 1.0)) == (0.0, 0.0)
+
+
+def test_montage_png(tmp_path):
+    from radnec.phantom.generate import build_case
+    from radnec.phantom.montage import save_montage
+
+    case = build_case("marginal", 0, months=[6], voxel_mm=3.0)
+    png = save_montage(case, tmp_path / "m.png")
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 10_000
