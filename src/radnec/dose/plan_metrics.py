@@ -114,7 +114,21 @@ def plan_metrics(
     out: dict[str, Any] = {"prescription_gy": float(rx)}
     try:
         broi = _find_brain(structure_set, brain, conv["brain_roi_patterns"])
-        fb = sitk.GetArrayFromImage(roi_fraction(broi, dose, supersample=supersample)).astype(float)
+        raster: list = []
+        fb = sitk.GetArrayFromImage(roi_fraction(broi, dose, supersample=supersample, report=raster)).astype(float)
+        if raster and raster[0].outside_fraction > 0:
+            edge_gy = _max_on_faces(arr)
+            lowest = min(float(v) for v in conv["v_levels_gy"])
+            if edge_gy >= lowest:
+                notes.append(
+                    f"the brain ROI extends beyond the dose grid and the dose at the grid edge reaches {edge_gy:.1f} Gy: "
+                    f"V{lowest:g} and above may be underestimated"
+                )
+            else:
+                notes.append(
+                    f"the brain ROI extends beyond the dose grid ({100 * raster[0].outside_fraction:.0f} % of it); "
+                    f"the grid edge receives at most {edge_gy:.1f} Gy, so V{lowest:g} and above are complete"
+                )
         normal = np.clip(fb - gtv_union, 0, 1)
         for lv in conv["v_levels_gy"]:
             out[f"v{lv:g}_cc"] = float(normal[arr >= lv].sum() * vox_cc)
@@ -172,6 +186,12 @@ def plan_metrics(
         notes.append("several targets: CI and GI are plan-level values over all targets together")
     out["notes"] = notes
     return out
+
+
+def _max_on_faces(arr: np.ndarray) -> float:
+    """Largest dose (Gy) on the six faces of a dose array (z, y, x)."""
+    faces = (arr[0], arr[-1], arr[:, 0], arr[:, -1], arr[:, :, 0], arr[:, :, -1])
+    return float(max(f.max() for f in faces))
 
 
 __all__ = ["plan_metrics"]

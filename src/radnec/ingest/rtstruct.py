@@ -571,7 +571,11 @@ def roi_fraction(
     if clipped and contour_cc > 0:
         outside = float(min(1.0, max(0.0, 1.0 - vol / contour_cc)))
     if clipped:
-        log.warning("ROI %r extends outside the reference grid (about %.1f %% of its volume lost)", getattr(roi, "name", "?"), 100 * outside)
+        # A caller that asks for a report takes charge of telling the user (e.g. a Brain ROI larger
+        # than the dose grid is expected); otherwise warn here.
+        (log.debug if report is not None else log.warning)(
+            "ROI %r extends outside the reference grid (about %.1f %% of its volume lost)", getattr(roi, "name", "?"), 100 * outside
+        )
     if report is not None:
         report.append(RasterReport(volume_cc=vol, contour_volume_cc=contour_cc, outside_fraction=outside, ignored=list(model.ignored)))
     return img
