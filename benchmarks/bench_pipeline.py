@@ -114,8 +114,8 @@ def main() -> int:
                 r = run_case(scenario, seed, args.voxel_mm, tmp)
                 rows.append(r)
                 print(
-                    f"{r['scenario']:9s} {r['seed']:2d}  pattern {str(r['pattern']):12s} (truth {r['true_pattern']:12s}) "
-                    f"symmetry {str(r['symmetry']):9s} (truth {r['true_symmetry']:9s})  T1c lesion {r['t1_cc']:6.2f} cc "
+                    f"{r['scenario']:9s} {r['seed']:2d}  pattern {str(r['pattern']):12s} (truth {str(r['true_pattern']):12s}) "
+                    f"symmetry {str(r['symmetry']):9s} (truth {str(r['true_symmetry']):9s})  T1c lesion {r['t1_cc']:6.2f} cc "
                     f"(truth {r['true_t1_cc']:6.2f})  edema/enh {r['edema_ratio'] if r['edema_ratio'] is None else round(r['edema_ratio'], 1)} "
                     f"(truth {round(r['true_edema_ratio'], 1) if r['true_edema_ratio'] else None})  "
                     f"P(TP) {r['p_tp']:.2f}  {'POOR-REG ' if r['poor_registration'] else ''}{r['wall_s']:5.1f} s",
@@ -127,10 +127,11 @@ def main() -> int:
     for scenario in args.scenarios.split(","):
         rs = [r for r in rows if r["scenario"] == scenario]
         pat = sum(r["pattern"] == r["true_pattern"] for r in rs)
-        sym = sum(r["symmetry"] == r["true_symmetry"] for r in rs)
+        sym = sum(r["symmetry"] == r["true_symmetry"] for r in rs if r["true_symmetry"] is not None)
+        n_sym = sum(r["true_symmetry"] is not None for r in rs)
         p = sum(r["p_tp"] for r in rs) / len(rs)
         wall = sum(r["wall_s"] for r in rs) / len(rs)
-        print(f"  {scenario:9s} pattern {pat}/{len(rs)}  symmetry {sym}/{len(rs)}  P(TP) {p:.2f}  {wall:.1f} s")
+        print(f"  {scenario:9s} pattern {pat}/{len(rs)}  symmetry {sym}/{n_sym}  P(TP) {p:.2f}  {wall:.1f} s")
         ok &= pat == len(rs)
     p_by = {s: [r["p_tp"] for r in rows if r["scenario"] == s] for s in args.scenarios.split(",")}
     if {"necrosis", "marginal", "infield"} <= set(p_by):

@@ -530,46 +530,55 @@ def _dose_side(ctx: _Context, name: str, lesion: Lesion, warnings: list[str]) ->
         return
     latest = followups[-1]
     rx = float(ctx.prescription_gy or 0.0)
+    lesion_mask, transform = latest.lesions[name].lesion, latest.transform
+    mapped = map_lesion(ctx.dose.image, lesion_mask, transform=transform)
     try:
-        mapped = map_lesion(ctx.dose.image, latest.lesions[name].lesion, transform=latest.transform)
-        ld = lesion_dose(ctx.dose.image, latest.lesions[name].lesion, transform=latest.transform,
-                         prescription_gy=rx, mapped=mapped, name=name)
+        ld = lesion_dose(ctx.dose.image, lesion_mask, transform=transform, prescription_gy=rx, mapped=mapped, name=name)
     except RadnecError as exc:
+        # e.g. a distant lesion entirely outside the dose grid: its dose is unknown (not zero),
+        # but its pattern can still be read when the grid holds the whole fall-off.
         warnings.append(f"{name}: dose to the lesion not computed — {exc.message}")
-        return
-    block = ld.to_contract()
-    dose_gy, volume_cc = ld.dvh.cumulative(bin_width_gy=DVH_BIN_GY)
-    volume_pct = 100.0 * volume_cc / max(ld.volume_in_grid_cc, 1e-12)
-    block["dvh"] = {
-        "dose_gy": [round(float(x), 3) for x in dose_gy],
-        "volume_pct": [round(float(y), 3) for y in volume_pct],
-        "note": "cumulative, % of the lesion volume inside the dose grid",
-    }
-    block["timepoint"] = {"label": latest.label, "date": latest.date}
-    lesion.dose = LesionDose(
-        dmin_gy=round(block.pop("dmin_gy"), 3),
-        dmean_gy=round(block.pop("dmean_gy"), 3),
-        dmax_gy=round(block.pop("dmax_gy"), 3),
-        d95_gy=round(block.pop("d95_gy"), 3),
-        coverage_pct=CoveragePct(**{k: round(v, 2) for k, v in block.pop("coverage_pct").items()}),
-        details=block,
-    )
+        ld = None
+    if ld is not None:
+        block = ld.to_contract()
+        dose_gy, volume_cc = ld.dvh.cumulative(bin_width_gy=DVH_BIN_GY)
+        volume_pct = 100.0 * volume_cc / max(ld.volume_in_grid_cc, 1e-12)
+        block["dvh"] = {
+            "dose_gy": [round(float(x), 3) for x in dose_gy],
+            "volume_pct": [round(float(y), 3) for y in volume_pct],
+            "note": "cumulative, % of the lesion volume inside the dose grid",
+        }
+        block["timepoint"] = {"label": latest.label, "date": latest.date}
+        lesion.dose = LesionDose(
+            dmin_gy=round(block.pop("dmin_gy"), 3),
+            dmean_gy=round(block.pop("dmean_gy"), 3),
+            dmax_gy=round(block.pop("dmax_gy"), 3),
+            d95_gy=round(block.pop("d95_gy"), 3),
+            coverage_pct=CoveragePct(**{k: round(v, 2) for k, v in block.pop("coverage_pct").items()}),
+            details=block,
+        )
     origin = _earliest_enlarging_tp(ctx.timepoints, name)
-    pattern = classify_pattern(
-        ctx.dose.image,
-        latest.lesions[name].lesion,
-        prescription_gy=rx,
-        transform=latest.transform,
-        gtv=ctx.gtv,
-        origin_mask=origin.lesions[name].lesion if origin is not None else None,
-        origin_transform=origin.transform if origin is not None else None,
-        mapped=mapped,
-    )
-    lesion.pattern = pattern.pattern  # type: ignore[assignment]
-    lesion.pattern_detail = pattern.to_dict() | {"origin_timepoint": origin.label if origin is not None else latest.label}
-    sym = growth_symmetry(ctx.dose.image, latest.lesions[name].lesion, prescription_gy=rx, transform=latest.transform, mapped=mapped)
-    lesion.growth_symmetry = sym.growth_symmetry  # type: ignore[assignment]
-    lesion.symmetry_detail = sym.to_dict()
+    try:
+        pattern = classify_pattern(
+            ctx.dose.image,
+            lesion_mask,
+            prescription_gy=rx,
+            transform=transform,
+            gtv=ctx.gtv,
+            origin_mask=origin.lesions[name].lesion if origin is not None else None,
+            origin_transform=origin.transform if origin is not None else None,
+            mapped=mapped,
+        )
+        lesion.pattern = pattern.pattern  # type: ignore[assignment]
+        lesion.pattern_detail = pattern.to_dict() | {"origin_timepoint": origin.label if origin is not None else latest.label}
+    except RadnecError as exc:
+        warnings.append(f"{name}: failure pattern not classified — {exc.message}")
+    try:
+        sym = growth_symmetry(ctx.dose.image, lesion_mask, prescription_gy=rx, transform=transform, mapped=mapped)
+        lesion.growth_symmetry = sym.growth_symmetry  # type: ignore[assignment]
+        lesion.symmetry_detail = sym.to_dict()
+    except RadnecError as exc:
+        warnings.append(f"{name}: growth symmetry not assessed — {exc.message}")
 
 
 def _earliest_enlarging_tp(timepoints: list[_TimepointData], name: str) -> _TimepointData | None:
