@@ -44,8 +44,14 @@ def rim_lesion(
     direction=(1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0),
     noise: float = 15.0,
     seed: int = 0,
+    core_ramp_mm: float = 0.0,
 ) -> Synth:
-    """A rim-enhancing lesion (core_mm = 0 gives a solid nodule) centred in a ``size``³ grid."""
+    """A rim-enhancing lesion (core_mm = 0 gives a solid nodule) centred in a ``size``³ grid.
+
+    ``core_ramp_mm`` > 0: the core is dark only in its centre; over the outer ``core_ramp_mm`` of the
+    core its T1c intensity rises linearly to the normal-tissue level at the inner edge of the rim (a
+    wide partial-volume/transition zone, as in large necrotic cores).
+    """
     rng = np.random.default_rng(seed)
     sp = np.asarray(spacing, float)
     n = np.array([size, size, size])
@@ -76,7 +82,13 @@ def rim_lesion(
     frac_rim = frac_outer - frac_core
     frac_ed = frac_edema - frac_outer
     brain = 300.0
-    t1 = brain * (1 - frac_outer - frac_ed) + 700.0 * frac_rim + 120.0 * frac_core + 250.0 * frac_ed
+    core_t1 = 120.0
+    if core_ramp_mm > 0:
+        r0 = np.sqrt(
+            ((xx - centre_idx[0]) * sp[0]) ** 2 + ((yy - centre_idx[1]) * sp[1] * 0.9) ** 2 + ((zz - centre_idx[2]) * sp[2]) ** 2
+        )
+        core_t1 = 120.0 + (brain - 120.0) * np.clip((r0 - (core_mm - core_ramp_mm)) / core_ramp_mm, 0.0, 1.0)
+    t1 = brain * (1 - frac_outer - frac_ed) + 700.0 * frac_rim + core_t1 * frac_core + 250.0 * frac_ed
     fl = 350.0 * (1 - frac_outer - frac_ed) + 420.0 * frac_rim + 500.0 * frac_core + 700.0 * frac_ed
     t2 = 300.0 * (1 - frac_outer - frac_ed) + 350.0 * frac_rim + 800.0 * frac_core + 600.0 * frac_ed
     t1 = t1 + rng.normal(0, noise, t1.shape)

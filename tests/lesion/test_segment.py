@@ -66,3 +66,17 @@ def test_bad_seeds_raise_clear_errors():
         segment_from_seed(s.t1c, s.centre_lps, flair=other)
     with pytest.raises(InputError, match="unknown segmentation parameter"):
         segment_from_seed(s.t1c, s.centre_lps, not_a_parameter=1.0)
+
+
+def test_dark_core_seed_finds_the_whole_rim_across_a_wide_transition_zone():
+    # large necrotic core whose T1c rises from dark to normal over 8 mm before the rim (wider than the
+    # 6 mm rim search shell): a seed in the dark centre (e.g. the mapped GTV centroid) must give the
+    # same lesion as a seed on the rim (regression: phantom necrosis seed 3 gave 8.4 of 19.8 cm3)
+    s = rim_lesion(outer_mm=16.0, core_mm=13.0, edema_mm=26.0, size=72, core_ramp_mm=8.0, noise=10.0)
+    x, y, z = s.centre_lps
+    centre = segment_from_seed(s.t1c, s.centre_lps)
+    rim = segment_from_seed(s.t1c, (x + 14.5, y, z))
+    assert dice(centre.lesion, s.lesion) >= 0.9
+    assert dice(rim.lesion, s.lesion) >= 0.9
+    assert dice(centre.enhancing, s.enhancing) >= 0.8
+    assert mask_volume_cc(centre.enhancing) == pytest.approx(mask_volume_cc(rim.enhancing), rel=0.05)

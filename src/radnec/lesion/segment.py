@@ -280,6 +280,8 @@ def _segment_in_roi(
             if core is None:
                 continue
             rim = _rim_around(ctx, core, bright_thr)
+            rim |= _whole_enhancement(ctx, rim)
+            core |= _enclosed_dark_core(ctx, rim)
         part = core | rim
         dark = arr <= normal.median - params["seed_min_sd"] * normal.sd
         part = _fill_holes(ndi.binary_closing(part, structure=closing, border_value=0) | part, dark=dark)
@@ -375,7 +377,35 @@ def _rim_around(ctx: _Ctx, core: np.ndarray, bright_thr: float) -> np.ndarray:
         return np.zeros_like(core)
     rim_thr = 0.5 * (float(ctx.arr[cand].mean()) + ctx.normal.median)
     near = ndi.binary_dilation(core, structure=np.ones((3, 3, 3), bool))
-    return _component_at(shell & (ctx.arr >= rim_thr), near)
+    bright = shell & (ctx.arr >= rim_thr)
+    # the enhancement touching the core, and the largest enhancing piece of the shell (a rim separated
+    # from the darkest core by a transition zone does not touch it)
+    return _component_at(bright, near) | _largest_component(bright)
+
+
+def _largest_component(mask: np.ndarray) -> np.ndarray:
+    lab, n = ndi.label(mask, structure=np.ones((3, 3, 3), bool))
+    if n == 0:
+        return mask
+    sizes = ndi.sum(mask, lab, index=np.arange(1, n + 1))
+    return lab == int(np.argmax(sizes)) + 1
+
+
+def _whole_enhancement(ctx: _Ctx, rim: np.ndarray) -> np.ndarray:
+    """The whole enhancing region of which ``rim`` (found in the shell around a dark core) is a part,
+    grown by the same rule as a seed placed on the enhancement (from its brightest voxel).
+
+    Seed-placement invariance: a dark core seed must give the same lesion as a rim seed. The shell
+    search alone misses the rim wherever a partial-volume/transition zone between the darkest core
+    and the rim is wider than ``rim_search_mm`` (large necrotic cores grow only over their darkest
+    part); the rim then stays open and the core is not enclosed.
+    """
+    if not rim.any():
+        return rim
+    piece = _largest_component(rim)  # not a small bright fleck (vessel) touching the core
+    seed = np.unravel_index(int(np.argmax(np.where(piece, ctx.arr, -np.inf))), rim.shape)
+    whole = _grow(ctx, (int(seed[0]), int(seed[1]), int(seed[2])), bright=True)
+    return rim if whole is None else whole
 
 
 def _enclosed_dark_core(ctx: _Ctx, enh: np.ndarray) -> np.ndarray:
