@@ -56,6 +56,12 @@ PROVENANCE_PACKAGES = ("numpy", "scipy", "SimpleITK", "pydicom", "highdicom", "s
 FIGURE_HALF_WIDTH_MM = 40.0
 #: Pixel pitch (mm) of the report pictures' common grid.
 FIGURE_SPACING_MM = 1.0
+#: Deformable refinement settings used by analyze: demons pyramid stopping at half resolution.
+#: The displacement field is kept on a 2 mm grid anyway (radnec.fuse.deformable field_spacing_mm),
+#: so the full-resolution level added ~40 % run time for no measurable gain: on the 1 mm demo case
+#: TRE within 30 mm of the lesion was 2.12 mm mean / 3.03 mm p95 with it and 2.18 / 3.07 without
+#: (26.6 s vs 18.7 s). Users of radnec.fuse directly keep the library defaults.
+DEFORMABLE_OPTIONS: dict[str, Any] = {"shrink_factors": (4, 2), "iterations": (60, 40)}
 #: Bin width (Gy) of the lesion DVH stored in analysis.json.
 DVH_BIN_GY = 0.1
 
@@ -413,6 +419,7 @@ def _fuse_deformable(ctx: _Context, warnings: list[str]) -> None:
                 fixed_lesion_mask=fixed_mask,
                 lesion_center_lps=centre,
                 deformable=True,
+                deformable_options=DEFORMABLE_OPTIONS,
             )
             # The rigid part was registered here (not read from a DICOM REG): say so.
             result.method = result.method.replace("dicom-reg", rigid_result.method)

@@ -159,3 +159,13 @@ def test_origin_rule_keeps_necrosis_like_growth_into_the_falloff_in_field(setup)
     shifted = lesion((radius_at_pct(80), 0.0, 0.0), 1.2 * r50)
     q = classify_pattern(dose, shifted, transform=T, prescription_gy=RX_GY, gtv=gtv)
     assert q.origin["dose_pct_rx"] < 100 and q.pattern == "marginal", q.to_dict()
+
+
+def test_origin_outside_a_grid_that_holds_the_falloff_is_out_of_field(setup):
+    """A distant lesion whose earliest enlarging time point lies wholly outside the dose grid
+    (the grid holds the whole 50 % isodose) is out-of-field, not an error."""
+    dose, _, _, gtv = setup  # 56 mm grid holding the 50 % isodose
+    far = sphere_mask(grid(30, 1.0, origin_shift=(60.0, 0, 0)), (60.0, 0.0, 0.0), 4.0)
+    p = classify_pattern(dose, far, prescription_gy=RX_GY, gtv=gtv, origin_mask=far)
+    assert p.pattern == "out-of-field"
+    assert p.origin["zone"] == "outside the dose grid"

@@ -172,14 +172,18 @@ def classify_pattern(
     f_fall = float(w[m.doses_gy >= fall_level].sum() / total)
 
     # point of origin
-    if origin_mask is not None:
-        om = map_lesion(dose, origin_mask, transform=origin_transform, supersample=supersample)
+    om = map_lesion(dose, origin_mask, transform=origin_transform, supersample=supersample) if origin_mask is not None else None
+    if om is not None and om.weights_cc.sum() > 0:
         ow = om.weights_cc
         if gtv is not None:
             nw = ow * (1.0 - _gtv_fraction(om.points_lps, gtv))
             ow = nw if nw.sum() > 1e-3 * ow.sum() else ow
         centre = om.centroid_lps(ow)
         src = "earliest enlarging time point"
+    elif om is not None and grid_holds_falloff:
+        # The earliest enlarging lesion lies wholly outside a grid that holds the fall-off.
+        centre = None
+        src = "earliest enlarging time point (outside the dose grid)"
     elif w.sum() > 0:
         centre = m.centroid_lps(w)
         src = "the assessed time point (no earlier mask given)"
