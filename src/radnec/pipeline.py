@@ -514,6 +514,13 @@ def _lesion_result(ctx: _Context, name: str, warnings: list[str]) -> Lesion:
                     details={"label": tp.label, "lesion_cc": round(m.lesion_cc, 3), "notes": list(m.notes)},
                 )
             )
+        if len(timepoints) >= 2 and timepoints[-1].rano_bm_category != "PD":
+            last, before = measured[-1].measures[name], measured[-2].measures[name]
+            if last.lesion_cc <= before.lesion_cc:
+                warnings.append(
+                    f"{name}: not enlarging at the latest MRI ({before.lesion_cc:.2f} → {last.lesion_cc:.2f} cm³, "
+                    f"RANO-BM {timepoints[-1].rano_bm_category}); radnec's probability addresses an ENLARGING lesion"
+                )
         if course is not None:
             growth = {
                 "intervals": [i.model_dump(mode="json") for i in course.intervals],

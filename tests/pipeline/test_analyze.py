@@ -149,3 +149,14 @@ def test_missing_dose_is_a_clear_error(necrosis, tmp_path, capsys):
 def test_not_a_folder_is_a_clear_error(tmp_path, capsys):
     assert cli.main(["analyze", str(tmp_path / "nope"), "--out", str(tmp_path / "out")]) == 2
     assert "does not exist" in capsys.readouterr().err
+
+
+def test_a_shrinking_lesion_is_flagged(tmp_path):
+    case, _ = _generate(tmp_path, "stable")
+    out = tmp_path / "out"
+    assert cli.main(["analyze", str(case), "--out", str(out), "--no-report"]) == 0
+    data = _analysis(out)
+    (lesion,) = data["lesions"]
+    t1 = [tp["enhancing_cc"] + (tp["necrotic_cc"] or 0) for tp in lesion["timepoints"]]
+    assert t1[-1] <= t1[-2]
+    assert any("not enlarging" in w for w in data["warnings"])
