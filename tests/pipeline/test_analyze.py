@@ -160,3 +160,15 @@ def test_a_shrinking_lesion_is_flagged(tmp_path):
     t1 = [tp["enhancing_cc"] + (tp["necrotic_cc"] or 0) for tp in lesion["timepoints"]]
     assert t1[-1] <= t1[-2]
     assert any("not enlarging" in w for w in data["warnings"])
+
+
+@pytest.mark.parametrize("args, words", [(["--months", "3,x"], "--months"), (["--scenario", "bogus"], "bogus")])
+def test_demo_bad_options_are_clear_errors(tmp_path, capsys, args, words):
+    assert cli.main(["demo", "--out", str(tmp_path / "demo"), *args]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1].startswith("radnec: error:") and words in err[-1]
+
+
+def test_bad_lesion_seed_is_a_clear_error(tmp_path, capsys):
+    assert cli.main(["analyze", str(tmp_path), "--out", str(tmp_path / "o"), "--lesion-seed", "1,2"]) == 2
+    assert "x,y,z" in capsys.readouterr().err
