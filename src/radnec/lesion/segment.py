@@ -280,8 +280,9 @@ def _segment_in_roi(
             if core is None:
                 continue
             rim = _rim_around(ctx, core, bright_thr)
-            rim |= _whole_enhancement(ctx, rim)
-            core |= _enclosed_dark_core(ctx, rim)
+            if _rim_coverage(ctx, core, rim) < ctx.params["core_enclosure_min"]:
+                rim |= _whole_enhancement(ctx, rim)
+                core |= _enclosed_dark_core(ctx, rim)
         part = core | rim
         dark = arr <= normal.median - params["seed_min_sd"] * normal.sd
         part = _fill_holes(ndi.binary_closing(part, structure=closing, border_value=0) | part, dark=dark)
@@ -391,9 +392,19 @@ def _largest_component(mask: np.ndarray) -> np.ndarray:
     return lab == int(np.argmax(sizes)) + 1
 
 
+def _rim_coverage(ctx: _Ctx, core: np.ndarray, rim: np.ndarray) -> float:
+    """Fraction of the outer surface of core ∪ rim (closed, holes filled) that is enhancing rim: ~1 when
+    the rim found around a dark core encloses it, low when only pieces of it were found."""
+    part = core | rim
+    part = ndi.binary_fill_holes(ndi.binary_closing(part, structure=_ball(ctx.spacing_zyx, ctx.params["closing_mm"])) | part)
+    surface = part & ~ndi.binary_erosion(part, structure=np.ones((3, 3, 3), bool))
+    return float(np.mean(rim[surface])) if surface.any() else 0.0
+
+
 def _whole_enhancement(ctx: _Ctx, rim: np.ndarray) -> np.ndarray:
     """The whole enhancing region of which ``rim`` (found in the shell around a dark core) is a part,
-    grown by the same rule as a seed placed on the enhancement (from its brightest voxel).
+    grown by the same rule as a seed placed on the enhancement (from its brightest voxel). Used when
+    the shell rim does not enclose the core (``_rim_coverage`` < ``core_enclosure_min``).
 
     Seed-placement invariance: a dark core seed must give the same lesion as a rim seed. The shell
     search alone misses the rim wherever a partial-volume/transition zone between the darkest core
