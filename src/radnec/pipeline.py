@@ -190,6 +190,7 @@ class _Context:
     input_files: list[str]
     advanced: Any = None
     seeds: dict[str, np.ndarray] = field(default_factory=dict)
+    courses: dict[str, Any] = field(default_factory=dict)  # lesion name -> LesionCourse (or None)
     prescription_gy: float | None = None
     gtv: Any = None
 
@@ -491,6 +492,7 @@ def _lesion_result(ctx: _Context, name: str, warnings: list[str]) -> Lesion:
         except RadnecError as exc:
             course = None
             warnings.append(f"{name}: growth not computed — {exc.message}")
+        ctx.courses[name] = course
         cats = course.rano_bm_category if course is not None else [None] * len(measured)
         for tp, cat in zip(measured, cats):
             m = tp.measures[name]
@@ -613,15 +615,15 @@ def _earliest_enlarging_tp(timepoints: list[_TimepointData], name: str) -> _Time
 def _evidence(ctx: _Context, lesion: Lesion, plan: PlanSummary, *, draws: int, skipped: list[str]) -> None:
     from radnec.evidence.observations import Observation
     from radnec.evidence.options import assessment
-    from radnec.lesion.longitudinal import lesion_course, observations
+    from radnec.lesion.longitudinal import observations
 
     obs: list[Any] = []
     measured = [tp.measures[lesion.name] for tp in ctx.timepoints if lesion.name in tp.measures]
-    if measured:
-        try:
-            obs.extend(observations(lesion_course(measured, name=lesion.name), source="morphology"))
-        except RadnecError:
-            obs.extend(observations(measured[-1], source="morphology"))
+    course = ctx.courses.get(lesion.name)
+    if course is not None:
+        obs.extend(observations(course, source="morphology"))
+    elif measured:  # no course (e.g. missing dates): the latest time point alone
+        obs.extend(observations(measured[-1], source="morphology"))
     latest_days = lesion.timepoints[-1].days_since_srs if lesion.timepoints else None
     if latest_days is not None and (ctx.clinical is None or ctx.clinical.srs.days_since is None):
         obs.append(Observation(name="days_since_srs", value=latest_days, unit="d", source="images: study dates"))
