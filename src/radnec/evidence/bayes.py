@@ -335,7 +335,7 @@ def _item_warnings(item: Item) -> list[str]:
     if item.unverified:
         w.append("source attribution UNVERIFIED in the evidence dossier")
     if item.grade == "expert-opinion":
-        w.append("EXPERT OPINION: weak likelihood ratio, not measured")
+        w.append("EXPERT OPINION: a weak likelihood ratio set by judgement, not a measured test accuracy")
     elif item.grade == "derived":
         w.append("LR derived from incidence data; the magnitude is a judgement")
     if item.accuracy is not None and item.accuracy.counts is not None and item.accuracy.counts.reconstructed:
