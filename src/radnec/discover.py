@@ -42,16 +42,24 @@ class CaseLayout:
 
     rtplan: ObjectInfo
     rtdose: ObjectInfo
+    rtdoses: list[ObjectInfo]
     rtstruct: ObjectInfo
     planning: StudySeries
     followups: list[StudySeries]
     notes: list[str] = field(default_factory=list)
 
 
+#: Descriptions that are never the post-contrast T1 even when they mention T1 (pre-contrast,
+#: non-contrast, dynamic perfusion series).
+NOT_T1C_PATTERN = r"\bpre\b|pre[-_ ]?(gd|gad|contrast|c\b)|non[-_ ]?(contrast|enh)|\bw/?o\b|without|\bdce\b|\bdsc\b|perf"
+
+
 def classify_series(description: str | None) -> str | None:
     """The sequence ('T1c', 'FLAIR', 'T2') a series description names, or None."""
     text = (description or "").lower()
     for name, patterns in SEQUENCE_PATTERNS.items():
+        if name == "T1c" and re.search(NOT_T1C_PATTERN, text):
+            continue
         if any(re.search(p, text) for p in patterns):
             return name
     return None
@@ -129,16 +137,20 @@ def find_case(inv: Inventory) -> CaseLayout:
     ref_series = next(
         s for f in planning_study.frames_of_reference for s in f.series if s.series_instance_uid == bundle.image_series_uid
     )
-    if "T1c" not in planning.series:
-        if ref_series.modality == "MR":
-            planning.series["T1c"] = ref_series
+    if ref_series.modality == "MR":
+        # The GTV was drawn on this series: it is the planning reference whatever its name says.
+        chosen = planning.series.get("T1c")
+        if chosen is None or chosen.series_instance_uid != ref_series.series_instance_uid:
             notes.append(f"planning T1c: using the series the structures were drawn on ('{ref_series.description}')")
-        else:
-            raise MissingReferenceError(
-                "the planning study has no post-contrast T1 MR series (series descriptions did not match "
-                f"{SEQUENCE_PATTERNS['T1c']}); radnec registers follow-up T1c to the planning T1c",
-                path=inv.root,
-            )
+        planning.series["T1c"] = ref_series
+        if ref_series.acquisition_date:
+            planning.date = ref_series.acquisition_date
+    elif "T1c" not in planning.series:
+        raise MissingReferenceError(
+            "the planning study has no post-contrast T1 MR series (series descriptions did not match "
+            f"{SEQUENCE_PATTERNS['T1c']}); radnec registers follow-up T1c to the planning T1c",
+            path=inv.root,
+        )
     followups = [
         _study_series(st) for st in _studies(inv) if st.study_instance_uid != planning_study.study_instance_uid
     ]
@@ -155,6 +167,7 @@ def find_case(inv: Inventory) -> CaseLayout:
     return CaseLayout(
         rtplan=plans[bundle.rtplan_uid],
         rtdose=doses[bundle.rtdose_uids[0]],
+        rtdoses=[doses[u] for u in bundle.rtdose_uids if u in doses],
         rtstruct=structs[bundle.rtstruct_uid],
         planning=planning,
         followups=followups,

@@ -62,6 +62,8 @@ FIGURE_SPACING_MM = 1.0
 #: TRE within 30 mm of the lesion was 2.12 mm mean / 3.03 mm p95 with it and 2.18 / 3.07 without
 #: (26.6 s vs 18.7 s). Users of radnec.fuse directly keep the library defaults.
 DEFORMABLE_OPTIONS: dict[str, Any] = {"shrink_factors": (4, 2), "iterations": (60, 40)}
+#: DoseSummationType values that mean "the whole plan's dose".
+PLAN_DOSE_SUMMATION_TYPES = ("PLAN", "MULTI_PLAN")
 #: Bin width (Gy) of the lesion DVH stored in analysis.json.
 DVH_BIN_GY = 0.1
 
@@ -138,6 +140,7 @@ def analyze(
         _fuse_rigid(ctx)
     seeds = _seeds(ctx, lesion_seeds_lps)
     ctx.seeds = seeds
+    warnings.extend(ctx.notes)
     with stages("lesion morphology"):
         _segment_all(ctx, seeds, skipped, warnings)
     with stages("fusion: deformable"):
@@ -191,6 +194,7 @@ class _Context:
     advanced: Any = None
     seeds: dict[str, np.ndarray] = field(default_factory=dict)
     courses: dict[str, Any] = field(default_factory=dict)  # lesion name -> LesionCourse (or None)
+    notes: list[str] = field(default_factory=list)  # warnings found after ingest
     prescription_gy: float | None = None
     gtv: Any = None
 
@@ -215,7 +219,7 @@ def _ingest(case_dir: Path, *, clinical: str | Path | None, skipped: list[str], 
     advanced = find_advanced_series(inv)
     warnings.extend(layout.notes)
     plan = read_rtplan(layout.rtplan.path)
-    dose = read_rtdose(layout.rtdose.path)
+    dose = _plan_dose(layout, read_rtdose)
     structures = read_rtstruct(layout.rtstruct.path)
     case = None
     if clinical is not None:
@@ -228,10 +232,44 @@ def _ingest(case_dir: Path, *, clinical: str | Path | None, skipped: list[str], 
     planning = _load_study(layout.planning, label="planning", srs_date=srs_date, skipped=skipped)
     _require_frame(planning, dose, structures, plan, layout)
     timepoints = [planning]
-    for i, fu in enumerate(layout.followups, start=1):
+    followups = list(layout.followups)
+    if srs_date is not None:
+        before = [f for f in followups if f.date and dt.date.fromisoformat(f.date) <= srs_date]
+        for f in before:
+            skipped.append(f"MR study of {f.date} is not after the SRS date ({srs_date}): not a follow-up, not analysed")
+        followups = [f for f in followups if f not in before]
+    if not followups:
+        raise InputError("no follow-up MRI after the SRS date was found", path=case_dir)
+    for i, fu in enumerate(followups, start=1):
         timepoints.append(_load_study(fu, label=f"follow-up {i}", srs_date=srs_date, skipped=skipped))
     files = sorted({f for s in inv.all_series() for f in s.files} | {o.path for o in inv.objects_of_kind("RTPLAN", "RTDOSE", "RTSTRUCT")})
     return _Context(case_dir, layout, plan, dose, structures, srs_date, case, timepoints, files, advanced=advanced)
+
+
+def _plan_dose(layout: Any, read_rtdose: Any) -> Any:
+    """The plan's total dose: the one RTDOSE of summation type PLAN (or MULTI_PLAN).
+
+    Beam, fraction or control-point doses are not the delivered total; radnec refuses rather
+    than guess a sum or a scaling, and refuses ambiguity (several plan doses).
+    """
+    from radnec.errors import MissingReferenceError, UnitsError
+
+    doses = [read_rtdose(o.path) for o in layout.rtdoses]
+    totals = [d for d in doses if d.summation_type.upper() in PLAN_DOSE_SUMMATION_TYPES]
+    if len(totals) == 1:
+        return totals[0]
+    if len(totals) > 1:
+        raise MissingReferenceError(
+            f"{len(totals)} RTDOSE files of summation type PLAN reference this plan; keep only the one to analyse "
+            f"({', '.join(str(d.path.name) for d in totals)})",
+            path=layout.rtplan.path,
+        )
+    kinds = sorted({d.summation_type or "(none)" for d in doses})
+    raise UnitsError(
+        f"no plan-total RTDOSE: DoseSummationType is {', '.join(kinds)}; radnec needs the PLAN dose (export the "
+        "plan sum from the planning system)",
+        path=doses[0].path if doses else layout.rtplan.path,
+    )
 
 
 def _load_study(study: Any, *, label: str, srs_date: dt.date | None, skipped: list[str]) -> _TimepointData:
@@ -278,7 +316,10 @@ def _srs_date(layout: Any, case: Any, warnings: list[str]) -> dt.date | None:
         ds = pydicom.dcmread(layout.rtplan.path, stop_before_pixels=True, specific_tags=["RTPlanDate"])
         text = str(getattr(ds, "RTPlanDate", "") or "")
         if len(text) == 8:
-            warnings.append("SRS date taken from the RTPLAN's RTPlanDate (give srs.date in the clinical file to override)")
+            warnings.append(
+                "SRS date taken from the RTPLAN's RTPlanDate, the date the plan was made, which may precede the "
+                "first fraction (give srs.date in the clinical file)"
+            )
             return dt.date(int(text[:4]), int(text[4:6]), int(text[6:8]))
     except (OSError, ValueError, pydicom.errors.InvalidDicomError):
         pass
@@ -453,8 +494,18 @@ def _seeds(ctx: _Context, seeds: Sequence[Sequence[float]] | None) -> dict[str, 
     from radnec.ingest.rtstruct import roi_mask
     from radnec.geometry import mask_centroid_lps
 
+    others = [r.name for r in ctx.structures.rois if r is not ctx.gtv and r.contours and _is_gtv(r)]
+    if others:
+        ctx.notes.append(
+            f"the structure set has {len(others) + 1} GTVs; only {ctx.gtv.name} is analysed by default "
+            f"(give --lesion-seed for {', '.join(others)}); its prescription is the plan's {ctx.prescription_gy:g} Gy"
+        )
     mask = roi_mask(ctx.gtv, ctx.dose.image)
     return {ctx.gtv.name: mask_centroid_lps(mask)}
+
+
+def _is_gtv(roi: Any) -> bool:
+    return roi.name.lower().startswith("gtv") or (roi.type or "").upper() == "GTV"
 
 
 def _segment_all(ctx: _Context, seeds: dict[str, np.ndarray], skipped: list[str], warnings: list[str]) -> None:
@@ -484,6 +535,8 @@ def _lesion_result(ctx: _Context, name: str, warnings: list[str]) -> Lesion:
     from radnec.lesion.longitudinal import lesion_course
 
     measured = [tp for tp in ctx.timepoints if name in tp.measures]
+    if all(tp.days_since_srs is not None for tp in measured):
+        measured.sort(key=lambda tp: tp.days_since_srs)  # the order lesion_course gives its categories in
     timepoints: list[Timepoint] = []
     growth: dict[str, Any] = {}
     if measured:
@@ -618,13 +671,16 @@ def _evidence(ctx: _Context, lesion: Lesion, plan: PlanSummary, *, draws: int, s
     from radnec.lesion.longitudinal import observations
 
     obs: list[Any] = []
-    measured = [tp.measures[lesion.name] for tp in ctx.timepoints if lesion.name in tp.measures]
+    followed = [tp.measures[lesion.name] for tp in ctx.timepoints[1:] if lesion.name in tp.measures]
     course = ctx.courses.get(lesion.name)
-    if course is not None:
+    if not followed:
+        # Only the planning (pre-treatment) scan was measured: it says nothing about the enlargement.
+        skipped.append(f"{lesion.name}: not segmented on any follow-up, so no morphology or timing evidence from images")
+    elif course is not None:
         obs.extend(observations(course, source="morphology"))
-    elif measured:  # no course (e.g. missing dates): the latest time point alone
-        obs.extend(observations(measured[-1], source="morphology"))
-    latest_days = lesion.timepoints[-1].days_since_srs if lesion.timepoints else None
+    else:  # no course (e.g. missing dates): the latest follow-up alone
+        obs.extend(observations(followed[-1], source="morphology"))
+    latest_days = followed[-1].days_since_srs if followed else None
     if latest_days is not None and (ctx.clinical is None or ctx.clinical.srs.days_since is None):
         obs.append(Observation(name="days_since_srs", value=latest_days, unit="d", source="images: study dates"))
     if lesion.pattern:

@@ -172,3 +172,48 @@ def test_demo_bad_options_are_clear_errors(tmp_path, capsys, args, words):
 def test_bad_lesion_seed_is_a_clear_error(tmp_path, capsys):
     assert cli.main(["analyze", str(tmp_path), "--out", str(tmp_path / "o"), "--lesion-seed", "1,2"]) == 2
     assert "x,y,z" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "description, expected",
+    [("AX T1 POST GD", "T1c"), ("T1c", "T1c"), ("MPRAGE+C", "T1c"), ("AX T1 PRE GD", None), ("T1 non-contrast", None),
+     ("T1 SE pre-Gd", None), ("T1 DCE", None), ("AX T2 FLAIR", "FLAIR"), ("t2f", "FLAIR")],
+)
+def test_series_descriptions(description, expected):
+    from radnec.discover import classify_series
+
+    assert classify_series(description) == expected
+
+
+def _set(paths, **values):
+    import pydicom
+
+    for path in paths:
+        ds = pydicom.dcmread(path)
+        for k, v in values.items():
+            setattr(ds, k, v)
+        ds.save_as(path)
+
+
+def test_beam_dose_is_refused_not_taken_for_the_plan_dose(necrosis, tmp_path, capsys):
+    case, _, _ = necrosis
+    copy = tmp_path / "case"
+    shutil.copytree(case / "dicom", copy)
+    _set([copy / "00_planning" / "RTDOSE.dcm"], DoseSummationType="BEAM")
+    assert cli.main(["analyze", str(copy), "--out", str(tmp_path / "out"), "--no-report"]) == 2
+    last = capsys.readouterr().err.strip().splitlines()[-1]
+    assert "DoseSummationType is BEAM" in last and "PLAN dose" in last
+
+
+def test_a_study_before_srs_is_not_a_follow_up(necrosis, tmp_path):
+    case, truth, _ = necrosis
+    copy = tmp_path / "case"
+    shutil.copytree(case / "dicom", copy)
+    early = "20000101"
+    _set(sorted((copy / "01_fu1").rglob("*.dcm")), StudyDate=early, SeriesDate=early, AcquisitionDate=early)
+    out = tmp_path / "out"
+    assert cli.main(["analyze", str(copy), "--out", str(out), "--no-report"]) == 0
+    data = _analysis(out)
+    assert any("2000-01-01" in s and "not after the SRS date" in s for s in data["skipped"])
+    days = [tp["days_since_srs"] for tp in data["lesions"][0]["timepoints"]]
+    assert days == sorted(days) and len(days) == len(truth["timepoints"]) - 1
