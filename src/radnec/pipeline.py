@@ -24,7 +24,6 @@ import datetime as dt
 import hashlib
 import logging
 import platform
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from importlib.metadata import PackageNotFoundError, version

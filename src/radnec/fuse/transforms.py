@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 import SimpleITK as sitk
 
-from radnec.errors import InputError, RegistrationError
+from radnec.errors import InputError
 
 #: Version of the fusion.json layout.
 FUSION_JSON_VERSION = 1

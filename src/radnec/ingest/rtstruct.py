@@ -326,7 +326,6 @@ class ContourModel:
 
     def inside(self, lps: np.ndarray) -> np.ndarray:
         """Boolean: which LPS points lie inside the ROI (slab model, even-odd rule)."""
-        from matplotlib.path import Path as MplPath
 
         uvw = self.to_plane(lps)
         out = np.zeros(len(uvw), dtype=bool)
@@ -642,7 +641,6 @@ def roi_sample_points(
     points give continuous doses and unbiased D-metrics. Same inputs → same points.
     """
     rng = np.random.default_rng(seed)
-    from matplotlib.path import Path as MplPath
 
     model = roi if isinstance(roi, ContourModel) else contour_model(roi, slice_thickness_mm=slice_thickness_mm, end_cap=end_cap)
     h = float(spacing_mm)
@@ -792,7 +790,6 @@ def _poly_area(poly: np.ndarray) -> float:
 def _even_odd_area(polygons: list[np.ndarray]) -> float:
     """Area (mm²) of polygons combined by the even-odd rule, assuming they do not cross
     (nesting depth decides sign: outer +, hole −, island +)."""
-    from matplotlib.path import Path as MplPath
 
     total = 0.0
     paths = [_mpl_path(p) for p in polygons]
