@@ -52,6 +52,18 @@ def test_narloch_timing_split_numbers():
     assert point_lr(item, "−") == pytest.approx((1 / 11) / (15 / 24))
 
 
+def test_borderline_timing_shows_the_other_side_of_the_cliff():
+    item = KB.item("timing_narloch")
+    near = assess(None, [Observation(name="days_since_srs", value=280.0, source="t")])
+    far = assess(None, [Observation(name="days_since_srs", value=487.0, source="t")])
+    row = next(r for r in near.items if r.id == "timing_narloch")
+    (warning,) = [w for w in row.warnings if w.startswith("BORDERLINE")]
+    assert f"{point_lr(item, '+'):.3g}" in warning  # 280 d is '> 9 months': shows the '<= 9 months' LR 2.42
+    assert row.lr == pytest.approx(point_lr(item, "−"))  # the posterior itself is computed as published
+    far_row = next(r for r in far.items if r.id == "timing_narloch")
+    assert not any(w.startswith("BORDERLINE") for w in far_row.warnings)
+
+
 def test_reported_meta_analysis_lrs_are_used():
     item = KB.item("aa_pet_reading_schlurmann")
     res = assess(None, triggering_observations(item, "+"), prior_tp=0.5)

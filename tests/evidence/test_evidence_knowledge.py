@@ -5,9 +5,9 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pytest
 import yaml
-from scipy import stats
 
 from radnec.errors import EvidenceError
 from radnec.evidence.model import KNOWLEDGE_DIR, load_knowledge
@@ -31,11 +31,12 @@ def test_known_names_mirror_observations_yaml():
         assert kb.observations[name].unit == unit, name
 
 
-def test_prior_beta_matches_the_published_range():
+def test_prior_draws_have_the_point_as_median_and_the_range_as_95_percent():
     kb = load_knowledge()
-    a, b = kb.prior.beta
-    lo, hi = stats.beta.ppf([0.025, 0.975], a, b)
-    assert abs(lo - kb.prior.range[0]) < 0.01 and abs(hi - kb.prior.range[1]) < 0.01
+    draws = kb.prior.sample(np.random.default_rng(0), 200_000)
+    lo, med, hi = np.quantile(draws, [0.025, 0.5, 0.975])
+    assert abs(med - kb.prior.point) < 0.003
+    assert abs(lo - kb.prior.range[0]) < 0.003 and abs(hi - kb.prior.range[1]) < 0.003
 
 
 def test_expert_opinion_items_are_weak_and_labelled():

@@ -12,7 +12,7 @@ How it works (details and citations in ``docs/evidence.md``):
    results each keep their strongest member. Hence adding a result never moves the posterior the
    wrong way and never moves it more than treating it as independent would.
 4. posterior log-odds = logit(prior) + Σ weight × log LR.
-5. A 95 % interval comes from Monte Carlo: the prior from its Beta, sensitivities/specificities from
+5. A 95 % interval comes from Monte Carlo: the prior from its split logit-normal (median = point, 95 % = range), sensitivities/specificities from
    Beta distributions (2×2 counts: Beta(x+1, n−x+1), whose mode is the published proportion; CIs:
    moment-matched Beta), reported LRs lognormal from their CI, expert/derived LR ranges log-uniform.
    A ``numpy.random.Generator`` with a fixed seed makes it deterministic.
@@ -343,6 +343,22 @@ def _item_warnings(item: Item) -> list[str]:
     return w
 
 
+def _borderline_warning(item: Item, value: object, result: Result, kb: KnowledgeBase) -> str | None:
+    """Warning when a numeric value lies within ``borderline_fraction`` of the item's cut-off."""
+    if item.threshold is None or isinstance(value, (bool, str)) or item.threshold == 0:
+        return None
+    frac = kb.convention("borderline_fraction")
+    if abs(float(value) - item.threshold) > frac * abs(item.threshold):
+        return None
+    other: Result = "−" if result == "+" else "+"
+    lo_cap, hi_cap = kb.convention("lr_cap_min"), kb.convention("lr_cap_max")
+    other_lr = min(max(point_lr(item, other), lo_cap), hi_cap)
+    return (
+        f"BORDERLINE: {value:g} is within {frac:.0%} of the cut-off {item.threshold:g}; "
+        f"the opposite result would give LR {other_lr:.3g} instead"
+    )
+
+
 def evaluate_items(obs: Mapping[str, Observation], kb: KnowledgeBase) -> list[EvidenceItem]:
     """Evidence items for the observations: applicable items with point LRs and family weights,
     then every observation that no item used (informational / not applicable)."""
@@ -363,6 +379,9 @@ def evaluate_items(obs: Mapping[str, Observation], kb: KnowledgeBase) -> list[Ev
         if capped != raw:
             warnings.append(f"LR {raw:.3g} capped to {capped:g} (radnec convention: small-study extremes)")
         o = obs[item.observation]
+        borderline = _borderline_warning(item, o.value, result, kb)
+        if borderline:
+            warnings.append(borderline)
         rows.append(
             EvidenceItem(
                 id=item.id,
@@ -428,11 +447,10 @@ def posterior_for(obs: Mapping[str, Observation], prior: float, kb: KnowledgeBas
 def monte_carlo(
     rows: Sequence[EvidenceItem], kb: KnowledgeBase, *, prior_fixed: float | None, draws: int, seed: int
 ) -> np.ndarray:
-    """Posterior draws: prior from its Beta (or fixed), each used item's LR from its distribution."""
+    """Posterior draws: prior from its split logit-normal (or fixed), each used item's LR from its distribution."""
     rng = np.random.default_rng(seed)
     if prior_fixed is None:
-        a, b = kb.prior.beta
-        prior = rng.beta(a, b, draws)
+        prior = kb.prior.sample(rng, draws)
     else:
         prior = np.full(draws, prior_fixed)
     log_odds = np.log(prior) - np.log1p(-prior)

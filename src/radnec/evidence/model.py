@@ -18,6 +18,7 @@ import math
 from pathlib import Path
 from typing import Literal
 
+import numpy as np
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
@@ -217,11 +218,16 @@ class Item(_Strict):
 
 
 class Prior(_Strict):
-    """Default prior P(progression) with its plausible range and the Beta used for Monte Carlo."""
+    """Default prior P(progression) with its plausible range.
+
+    For Monte Carlo the prior is a *split logit-normal*: its median is ``point`` and its 2.5 % / 97.5 %
+    quantiles are exactly ``range`` (one normal scale below the median and one above, on the logit scale).
+    A Beta cannot honour an asymmetric range and the point at once: the Beta fitted to 0.30-0.60 has median
+    0.447, which shifted the whole interval away from the point estimate.
+    """
 
     point: float = Field(gt=0.0, lt=1.0)
     range: tuple[float, float]
-    beta: tuple[float, float]
     population: Population
     grade: Grade
     definition: str
@@ -232,9 +238,21 @@ class Prior(_Strict):
     def _check(self) -> Prior:
         if not (0 < self.range[0] <= self.point <= self.range[1] < 1):
             raise ValueError("prior range must contain the point and lie in (0, 1)")
-        if min(self.beta) <= 0:
-            raise ValueError("beta parameters must be positive")
         return self
+
+    def logit_scales(self) -> tuple[float, float]:
+        """Logit-scale standard deviations below and above the median (from the 95 % range)."""
+        z = 1.959963984540054  # standard normal 97.5 % quantile
+        lo, hi = self.range
+        m = math.log(self.point / (1 - self.point))
+        return (m - math.log(lo / (1 - lo))) / z, (math.log(hi / (1 - hi)) - m) / z
+
+    def sample(self, rng: np.random.Generator, n: int) -> np.ndarray:
+        """``n`` prior draws (probabilities) from the split logit-normal; median = ``point``."""
+        s_lo, s_hi = self.logit_scales()
+        z = rng.standard_normal(n)
+        logit = math.log(self.point / (1 - self.point)) + np.where(z < 0, s_lo, s_hi) * z
+        return 1.0 / (1.0 + np.exp(-logit))
 
 
 class Convention(_Strict):
