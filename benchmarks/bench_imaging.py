@@ -1,13 +1,16 @@
 """Acceptance benchmark of radnec.imaging (issue 9). Prints tables; exits 1 when a target is missed.
 
-1. OSIPI DSC reference curves: CBV per curve and CBV ratios between all curve pairs (target: within
-   5 % of the truth), by SVD deconvolution (trapezoidal residue integral) and by plain integration.
+1. OSIPI DSC reference curves: CBV per curve and CBV ratios between all 91 curve pairs by the area
+   ratio (integration), SVD deconvolution and the gamma transit-time model fit (target: >= 95 % of the
+   pairs within 5 % of the truth and no miss beyond 2 standard errors of the pair, i.e. unexplained by
+   the curves' noise). ``--noise-floor N`` re-simulates the DRO N times instead (section 1b).
 2. Synthetic 4-D DSC volumes painted with the OSIPI curves (white matter, lesion, artery; Gaussian noise
    SNR 200 per voxel): rCBV in the lesion vs the true CBV ratio (target 5 %).
 3. PET SUV factors of every vendor variant (target relative error < 1e-3) and the ACRIN slices.
 4. MRS files: read or rejected with a specific reason.
 
-Run: ``.venv/bin/python benchmarks/bench_imaging.py`` (reads ../shared/data).
+Run: ``.venv/bin/python benchmarks/bench_imaging.py`` (reads ../shared/data);
+``.venv/bin/python benchmarks/bench_imaging.py --noise-floor 50`` (Monte Carlo only, ~2 min).
 """
 
 from __future__ import annotations
@@ -20,7 +23,6 @@ from pathlib import Path
 
 import numpy as np
 import SimpleITK as sitk
-from scipy.integrate import trapezoid
 
 sitk.ProcessObject.SetGlobalDefaultNumberOfThreads(2)
 
@@ -59,35 +61,124 @@ def _grid_masks(shape=(6, 48, 48), spacing=(4.0, 4.0, 5.0)):
     return grid, mk(brain), mk(lesion), mk(artery)
 
 
+def _pair_errors(est, truth) -> np.ndarray:
+    """|estimated CBV ratio / true CBV ratio − 1| over all curve pairs."""
+    return np.array(
+        [abs((est[a] / est[b]) / (truth[a] / truth[b]) - 1) for a, b in itertools.combinations(range(len(est)), 2)]
+    )
+
+
+def _describe(errs: np.ndarray) -> str:
+    return (
+        f"median {np.median(errs) * 100:4.1f} %, p95 {np.percentile(errs, 95) * 100:4.1f} %, worst {errs.max() * 100:4.1f} %, "
+        f"within 5 %: {int(np.sum(errs <= TOL_CBV))}/{len(errs)} ({np.mean(errs <= TOL_CBV) * 100:.0f} %)"
+    )
+
+
 def bench_osipi_curves(curves) -> bool:
-    from radnec.imaging.perfusion import cbv_cbf_deconvolution
+    """CBV per OSIPI curve by three estimators, and the pairwise CBV-ratio errors.
+
+    * area ratio Σ C_tis / Σ C_aif (what rCBV by integration computes; the AIF cancels in a ratio);
+    * truncated-SVD residue, trapezoidal integral (before this change the benchmarked estimator);
+    * the gamma transit-time model fit (``cbv_cbf_parametric``), CBV = CBF·MTT, with its standard error.
+
+    The DRO builds each tissue curve as CBF·Δt·filter(C_aif, R) (left-rectangle convolution,
+    arthur-chakwizira/BezierCurveDeconvolution simulation/simulate_dsc_data.m), so its area ratio is
+    CBF·Δt·ΣR = CBF·Δt/(1 − exp(−Δt/MTT)) ≈ CBV + CBF·Δt/2 for its exponential residue, not the stated
+    CBV = CBF·MTT: the "encoded" column.
+    """
+    from radnec.imaging.perfusion import cbv_cbf_deconvolution, cbv_cbf_parametric
 
     print("\n## 1. OSIPI DSC curves: CBV (ml/100 ml)")
-    print(f"{'curve':<28}{'true':>6}{'deconv':>9}{'err%':>7}{'integr':>9}{'err%':>7}{'CBF true':>9}{'CBF est':>9}")
-    dec, itg, truth = [], [], []
+    print(
+        f"{'curve':<22}{'true':>5}{'encoded':>8}{'area':>7}{'err%':>6}{'SVD':>7}{'err%':>6}"
+        f"{'model':>7}{'err%':>6}{'SE%':>5}{'CBF':>5}{'SVD':>6}{'model':>6}"
+    )
+    area, svd, model, se, truth, encoded = [], [], [], [], [], []
     for c in curves:
-        cbv, cbf = cbv_cbf_deconvolution(c.tissue, c.aif, c.dt_s)
-        integ = trapezoid(c.tissue) / trapezoid(c.aif) * 100
-        dec.append(cbv * 100)
-        itg.append(integ)
+        cbv_svd, cbf_svd = cbv_cbf_deconvolution(c.tissue, c.aif, c.dt_s)
+        fit = cbv_cbf_parametric(c.tissue, c.aif, c.dt_s)
+        area.append(c.tissue.sum() / c.aif.sum() * 100)
+        svd.append(float(cbv_svd) * 100)
+        model.append(fit["cbv"] * 100)
+        se.append(fit["cbv_rel_se"])
         truth.append(c.cbv_ml_per_100ml)
+        # area of CBF·Δt·filter(C_aif, R) with R = exp(−t/MTT) (the DRO's shape λ = 1): CBF·Δt·ΣR
+        f, mtt = c.cbf_ml_per_100ml_min / 6000, c.cbv_ml_per_100ml / c.cbf_ml_per_100ml_min * 60
+        encoded.append(f * c.dt_s / (1 - np.exp(-c.dt_s / mtt)) * 100)
         print(
-            f"{c.label[5:33]:<28}{c.cbv_ml_per_100ml:>6.1f}{cbv * 100:>9.3f}{(cbv * 100 / c.cbv_ml_per_100ml - 1) * 100:>7.1f}"
-            f"{integ:>9.3f}{(integ / c.cbv_ml_per_100ml - 1) * 100:>7.1f}{c.cbf_ml_per_100ml_min:>9.1f}{cbf * 6000:>9.1f}"
+            f"{'_'.join(c.label.split('_')[1:4]):<22}{truth[-1]:>5.1f}{encoded[-1]:>8.3f}{area[-1]:>7.3f}{(area[-1] / truth[-1] - 1) * 100:>6.1f}"
+            f"{svd[-1]:>7.3f}{(svd[-1] / truth[-1] - 1) * 100:>6.1f}{model[-1]:>7.3f}{(model[-1] / truth[-1] - 1) * 100:>6.1f}"
+            f"{se[-1] * 100:>5.1f}{c.cbf_ml_per_100ml_min:>5.0f}{float(cbf_svd) * 6000:>6.1f}{fit['cbf_per_s'] * 6000:>6.1f}"
         )
-    ok = True
-    for name, est in (("deconvolution", np.array(dec)), ("integration", np.array(itg))):
-        errs = np.array(
-            [abs((est[a] / est[b]) / (truth[a] / truth[b]) - 1) for a, b in itertools.combinations(range(len(est)), 2)]
-        )
-        frac = float(np.mean(errs <= TOL_CBV))
+    print("pairwise CBV-ratio errors (91 pairs):")
+    print(f"  area ratio vs stated truth      {_describe(_pair_errors(area, truth))}")
+    print(f"  area ratio vs encoded CBV       {_describe(_pair_errors(area, encoded))}  (the rest is noise)")
+    print(f"  SVD residue (before)            {_describe(_pair_errors(svd, truth))}")
+    errs = _pair_errors(model, truth)
+    print(f"  gamma-model fit (now)           {_describe(errs)}")
+    # Noise-explained misses: a pair error beyond 5 % that is within 2 standard errors of the pair
+    # (combined relative SE of the two CBVs from each fit's Jacobian and residual noise).
+    pse = np.array([np.hypot(se[a], se[b]) for a, b in itertools.combinations(range(len(se)), 2)])
+    z = errs / pse
+    worst = int(np.argmax(errs))
+    print(
+        f"  worst pair {errs[worst] * 100:.1f} % = {z[worst]:.2f} x its standard error ({pse[worst] * 100:.1f} %); "
+        f"max |error|/SE over pairs {z.max():.2f}; misses beyond 5 % not explained by noise (> 2 SE): "
+        f"{int(np.sum((errs > TOL_CBV) & (z > 2)))}"
+    )
+    # Target: >= 95 % of pairs within 5 % and every miss within 2 SE (noise); "all pairs" is not a
+    # reliable target at this noise level (see --noise-floor and docs/imaging.md).
+    return bool(np.mean(errs <= TOL_CBV) >= 0.95 and not np.any((errs > TOL_CBV) & (z > 2)))
+
+
+def _dro_curves(rng, *, dt_s=1.243, n=161, te_s=0.029, snr=200.0):
+    """Re-simulation of the OSIPI DSC DRO (simulate_dsc_data.m of arthur-chakwizira/BezierCurveDeconvolution:
+    gamma-variate AIF t0 20 s, r 3, b 1.5 s; exponential residue (gamma, lambda 1); left-rectangle
+    convolution; Rician noise on S0 100 at the given SNR; kappa_a 7.0281, kappa_s 106.8595)."""
+    from scipy import signal
+
+    t = np.arange(n) * dt_s
+    ca = np.where(t > 20, np.clip(t - 20, 0, None) ** 3 * np.exp(-(t - 20) / 1.5), 0.0)
+
+    def noisy(conc, kappa):
+        s = 100 * np.exp(-kappa * conc * te_s)
+        s = np.hypot(s + rng.normal(0, 100 / snr, n), rng.normal(0, 100 / snr, n))
+        return -np.log(s / 100) / (kappa * te_s)
+
+    aif = noisy(ca, 7.0281)
+    out = []
+    for cbv, cbf in [(4, f) for f in range(10, 71, 10)] + [(2, f) for f in range(5, 36, 5)]:
+        f = cbf / 6000
+        tis = f * dt_s * signal.lfilter(ca, [1.0], np.exp(-t / (cbv / 100 / f)))
+        out.append((noisy(tis, 106.8595), aif, cbv))
+    return out
+
+
+def bench_noise_floor(realisations: int) -> None:
+    """Monte Carlo of the DRO: how often can each estimator put all 91 pairs within 5 %?"""
+    from radnec.imaging.perfusion import cbv_cbf_deconvolution, cbv_cbf_parametric
+
+    print(f"\n## 1b. Noise floor: {realisations} re-simulations of the OSIPI DRO (same design, new noise)")
+    res = {"area ratio": [], "SVD residue": [], "gamma-model fit": []}
+    for seed in range(realisations):
+        curves = _dro_curves(np.random.default_rng(seed))
+        truth = [c[2] for c in curves]
+        est = {
+            "area ratio": [c[0].sum() / c[1].sum() for c in curves],
+            "SVD residue": [float(cbv_cbf_deconvolution(c[0], c[1], 1.243)[0]) for c in curves],
+            "gamma-model fit": [cbv_cbf_parametric(c[0], c[1], 1.243)["cbv"] for c in curves],
+        }
+        for k, v in est.items():
+            e = _pair_errors(v, truth)
+            res[k].append((e.max(), np.mean(e <= TOL_CBV)))
+    for k, v in res.items():
+        a = np.array(v)
         print(
-            f"pairwise CBV ratio ({name}): {len(errs)} pairs, median error {np.median(errs) * 100:.1f} %, "
-            f"max {errs.max() * 100:.1f} %, within 5 %: {frac * 100:.0f} %"
+            f"{k:<16} worst pair: median {np.median(a[:, 0]) * 100:.1f} %, p90 {np.percentile(a[:, 0], 90) * 100:.1f} %; "
+            f"pairs within 5 %: mean {a[:, 1].mean() * 100:.0f} %; realisations with all 91 within 5 %: "
+            f"{np.mean(a[:, 0] <= TOL_CBV) * 100:.0f} %"
         )
-        if name == "deconvolution":
-            ok &= frac >= 0.9
-    return ok
 
 
 def bench_osipi_volume(curves) -> bool:
@@ -187,6 +278,10 @@ def bench_mrs() -> bool:
 
 def main() -> int:
     from radnec.phantom.dsc import read_osipi_curves
+
+    if "--noise-floor" in sys.argv:
+        bench_noise_floor(int(sys.argv[sys.argv.index("--noise-floor") + 1]))
+        return 0
 
     curves = read_osipi_curves(SHARED / "osipi-dsc-dce" / "dsc_data.csv")
     results = {

@@ -12,9 +12,23 @@ from scipy.integrate import trapezoid
 
 from radnec.cli import main
 from radnec.errors import GeometryError, InputError
+from radnec.imaging.contralateral import mirror_mask
 from radnec.imaging.dsc_io import read_dsc
-from radnec.imaging.perfusion import analyze_dsc, cbv_cbf_deconvolution, detect_baseline
-from radnec.phantom.dsc import dsc_from_curves, read_osipi_curves, simulate_dsc, write_dsc_dicom, write_dsc_nifti
+from radnec.imaging.perfusion import (
+    analyze_dsc,
+    cbv_cbf_deconvolution,
+    cbv_cbf_parametric,
+    convolve_residue,
+    detect_baseline,
+    gamma_residue,
+)
+from radnec.phantom.dsc import (
+    dsc_from_curves,
+    read_osipi_curves,
+    simulate_dsc,
+    write_dsc_dicom,
+    write_dsc_nifti,
+)
 
 
 @pytest.fixture(scope="module")
@@ -60,6 +74,91 @@ def test_osipi_integration_bias_is_the_rectangle_rule(osipi):
         ratio = trapezoid(c.tissue) / trapezoid(c.aif) * 100
         corrected = ratio - c.cbf_ml_per_100ml_min / 60 * c.dt_s / 2
         assert corrected == pytest.approx(c.cbv_ml_per_100ml, rel=0.07), c.label
+
+
+def _dro_aif(n=161, dt_s=1.243):
+    """The OSIPI DRO's arterial input (gamma variate, arrival 20 s, r 3, b 1.5 s), noise-free."""
+    t = np.arange(n) * dt_s
+    return t, np.where(t > 20, np.clip(t - 20, 0, None) ** 3 * np.exp(-(t - 20) / 1.5), 0.0)
+
+
+@pytest.mark.parametrize("shape", [1.0, 3.0])
+def test_parametric_fit_recovers_noise_free_dro(shape):
+    # Noise-free curves built the DRO's way (left-rectangle convolution) with gamma transit times of
+    # shape 1 (the OSIPI curves) and 3: the model fit returns CBV = CBF*MTT, while the area ratio
+    # carries the discretisation excess CBF*dt/2.
+    t, aif = _dro_aif()
+    dt = t[1]
+    for cbv, cbf in [(0.04, 70 / 6000), (0.04, 10 / 6000), (0.02, 5 / 6000), (0.02, 35 / 6000)]:
+        tissue = cbf * convolve_residue(aif, gamma_residue(t, mtt_s=cbv / cbf, shape=shape), dt)
+        fit = cbv_cbf_parametric(tissue, aif, dt)
+        assert fit["cbv"] == pytest.approx(cbv, rel=5e-3)
+        assert fit["cbf_per_s"] == pytest.approx(cbf, rel=2e-2)
+        assert fit["shape"] == pytest.approx(shape, rel=0.05)
+        assert tissue.sum() / aif.sum() - cbv == pytest.approx(cbf * dt / 2, rel=0.1)
+
+
+def test_osipi_cbv_by_gamma_model(osipi):
+    fits = [cbv_cbf_parametric(c.tissue, c.aif, c.dt_s) for c in osipi]
+    est = np.array([f["cbv"] * 100 for f in fits])
+    se = np.array([f["cbv_rel_se"] for f in fits])
+    truth = np.array([c.cbv_ml_per_100ml for c in osipi])
+    assert np.all(np.abs(est / truth - 1) <= 0.04)
+    for c, f in zip(osipi, fits, strict=True):  # OSIPI CBF tolerance: 15 ml/100 ml/min + 10 %
+        assert abs(f["cbf_per_s"] * 6000 - c.cbf_ml_per_100ml_min) <= 0.1 * c.cbf_ml_per_100ml_min + 2
+    pairs = list(itertools.combinations(range(len(est)), 2))
+    errs = np.array([abs(est[a] / est[b] / (truth[a] / truth[b]) - 1) for a, b in pairs])
+    pse = np.array([np.hypot(se[a], se[b]) for a, b in pairs])
+    assert np.mean(errs <= 0.05) >= 0.95
+    assert not np.any((errs > 0.05) & (errs > 2 * pse))  # every miss is within the curves' noise
+    # the lowest-signal curve (CBV 2, CBF 5: MTT 24 s) is the least certain
+    assert se[int(np.argmin(truth * [c.cbf_ml_per_100ml_min for c in osipi]))] == se.max()
+    # the area ratio (integration) misses the stated truth by the DRO's CBF*dt/2 rectangle-rule excess
+    area = np.array([c.tissue.sum() / c.aif.sum() * 100 for c in osipi])
+    area_errs = np.array([abs(area[a] / area[b] / (truth[a] / truth[b]) - 1) for a, b in pairs])
+    assert area_errs.max() > 0.15
+
+
+def test_parametric_fit_input_errors():
+    _, aif = _dro_aif(40)
+    with pytest.raises(InputError, match="same length"):
+        cbv_cbf_parametric(aif[:30], aif, 1.2)
+    with pytest.raises(InputError, match="NaN"):
+        cbv_cbf_parametric(np.full(40, np.nan), aif, 1.2)
+    with pytest.raises(InputError, match="positive area"):
+        cbv_cbf_parametric(aif, np.zeros(40), 1.2)
+    with pytest.raises(InputError, match="frame interval"):
+        cbv_cbf_parametric(aif * 0.01, aif, 0.0)
+
+
+def test_rcbv_is_normalised_to_the_mirrored_contralateral_region(osipi):
+    # Two hemispheres with different CBV (same MTT 6 s): the lesion (patient's right, LPS x < 0) must be
+    # normalised to the contralateral (left) tissue that mirrors it, not to the whole brain.
+    by = {"_".join(c.label.split("_")[2:4]): c for c in osipi}
+    grid, brain, lesion, _ = _grid()
+    br = sitk.GetArrayFromImage(brain) > 0
+    x_mm = np.array([grid.TransformIndexToPhysicalPoint((i, 0, 0))[0] for i in range(br.shape[2])])
+    centre = float(np.mean(x_mm[np.nonzero(br)[2]]))
+    left = br & (x_mm[None, None, :] > centre)
+
+    def mk(a):
+        m = sitk.GetImageFromArray(a.astype(np.uint8))
+        m.CopyInformation(grid)
+        return m
+
+    hi, lo = by["CBV4_CBF40"], by["CBV2_CBF20"]
+    series = dsc_from_curves(
+        grid, [(mk(br & ~left), hi.tissue), (mk(left), lo.tissue), (lesion, hi.tissue)], dt_s=hi.dt_s, noise_sd=2.0, seed=1
+    )
+    res = analyze_dsc(series, lesion=lesion, brain=brain, leakage_correction=False)
+    assert res.lesion["rcbv_mean"] == pytest.approx(2.0, rel=0.05)  # vs the contralateral CBV 2 (ipsilateral gives 1)
+    assert res.reference_how.startswith("lesion mirrored")
+    ref = sitk.GetArrayFromImage(res.reference_mask) > 0
+    mirrored = sitk.GetArrayFromImage(mirror_mask(lesion, plane_x_mm=centre)) > 0
+    assert ref.any() and np.array_equal(ref, mirrored & br & ~(sitk.GetArrayFromImage(lesion) > 0))
+    assert np.all(left[ref])  # the whole reference region is in the other hemisphere
+    # equal shapes: the relative peak height equals the CBV ratio
+    assert res.lesion["relative_peak_height"] == pytest.approx(2.0, rel=0.1)
 
 
 @pytest.mark.parametrize(("wm_key", "lesion_key"), [("CBV2_CBF20", "CBV4_CBF40"), ("CBV4_CBF20", "CBV2_CBF10")])

@@ -94,7 +94,9 @@ def command(
     s = res.lesion
     con.print(
         f"lesion rCBVmean {s['rcbv_mean']:.2f}, rCBVmax {s['rcbv_max']:.2f}, PSR {s['psr_pct']:.1f} %, "
-        f"peak height {s['peak_height_pct']:.1f} % (ΔR2* {s['peak_delta_r2s_per_s']:.1f} /s)"
+        f"peak height {s['peak_height_pct']:.1f} % (ΔR2* {s['peak_delta_r2s_per_s']:.1f} /s"
+        + (f", rPH {s['relative_peak_height']:.2f}" if s.get("relative_peak_height") is not None else "")
+        + ")"
     )
     for o in res.observations:
         t = o["threshold"]
