@@ -123,7 +123,7 @@ def test_parametric_fit_input_errors():
     _, aif = _dro_aif(40)
     with pytest.raises(InputError, match="same length"):
         cbv_cbf_parametric(aif[:30], aif, 1.2)
-    with pytest.raises(InputError, match="NaN"):
+    with pytest.raises(InputError, match="NaN/inf"):
         cbv_cbf_parametric(np.full(40, np.nan), aif, 1.2)
     with pytest.raises(InputError, match="positive area"):
         cbv_cbf_parametric(aif, np.zeros(40), 1.2)
@@ -176,6 +176,7 @@ def test_osipi_painted_volume_rcbv(osipi, wm_key, lesion_key):
     assert np.median(np.abs(rmap / truth - 1)) < 0.05
     dec = analyze_dsc(series, lesion=lesion, aif=artery, method="deconvolution")
     assert dec.lesion["rcbv_mean"] == pytest.approx(truth, rel=0.06)
+    assert dec.lesion["rcbv_model"] == pytest.approx(truth, rel=0.05)
     assert dec.cbf is not None
 
 

@@ -316,8 +316,13 @@ def cbv_cbf_parametric(tissue: np.ndarray, aif: np.ndarray, dt_s: float) -> dict
     a = np.asarray(aif, float)
     if c.ndim != 1 or a.shape != c.shape or c.size < 2 * len(MTT_STARTS_S):
         raise InputError(f"tissue and AIF must be 1-D curves of the same length (got {c.shape} and {a.shape})")
-    if not np.all(np.isfinite(c)) or not np.all(np.isfinite(a)) or not trapezoid(a) > 0:
-        raise InputError("the tissue/AIF curves contain NaN/inf or the AIF has no positive area")
+    if not np.all(np.isfinite(c)) or not np.all(np.isfinite(a)):
+        raise InputError("the tissue or AIF curve contains NaN/inf values")
+    if not trapezoid(a) > 0:
+        raise InputError(
+            f"the AIF has no positive area ({trapezoid(a):.3g}): is the arterial mask on an artery, and does the "
+            "baseline precede its bolus?"
+        )
     if not dt_s > 0:
         raise InputError(f"frame interval must be positive (got {dt_s} s)")
     t = np.arange(c.size) * dt_s
@@ -463,6 +468,7 @@ def analyze_dsc(
     end = first_pass_end(ref_curve, start=baseline[1], noise=noise)
     window = (baseline[1], end)
     cbf_img = None
+    aif_curve, dt = None, None
     if method == "integration":
         lo = max(window[0] - 1, 0)  # include the last baseline frame: the integral starts at ΔR2* ≈ 0
         cbv_vals = trapezoid(dr_corr[lo:end], times[lo:end], axis=0)
@@ -548,6 +554,17 @@ def analyze_dsc(
         cbf_arr = sitk.GetArrayViewFromImage(cbf_img)
         ref_cbf = float(np.median(cbf_arr[wm]))
         lesion_stats["rcbf_mean"] = float(cbf_arr[les].mean() / ref_cbf) if ref_cbf > 0 else None
+        # Region-curve cross-check: the gamma transit-time model fitted to the lesion and reference
+        # mean (corrected) ΔR2* curves with the same AIF.
+        wm_flat = wm.ravel()[brain_idx]
+        assert aif_curve is not None and dt is not None
+        try:
+            fit_l = cbv_cbf_parametric(dr_corr[:, les_flat & good].mean(axis=1), aif_curve, dt)
+            fit_r = cbv_cbf_parametric(dr_corr[:, wm_flat & good].mean(axis=1), aif_curve, dt)
+            lesion_stats["rcbv_model"] = fit_l["cbv"] / fit_r["cbv"] if fit_r["cbv"] > 0 else None
+        except InputError as exc:
+            log.warning("DSC: gamma-model fit of the region curves failed (%s)", exc)
+            lesion_stats["rcbv_model"] = None
     log.info("DSC: baseline %s, window %s, rCBVmean %.2f, PSR %.1f %%", baseline, window, rcbv_mean, psr)
     ref_mask = sitk.GetImageFromArray(wm.astype(np.uint8))
     ref_mask.CopyInformation(ref_img)
