@@ -214,6 +214,7 @@ def dvh(
     resolution_mm: float | None = None,
     slice_thickness_mm: float | None = None,
     end_cap: bool = True,
+    interpolation: str = "morph",
 ) -> DVH:
     """DVH of a structure in a dose grid.
 
@@ -237,6 +238,13 @@ def dvh(
         ROI only: explicit in-plane/through-plane sampling pitch (mm), overrides ``supersample``.
     slice_thickness_mm, end_cap
         ROI only: slab model options (see :func:`radnec.ingest.rtstruct.contour_model`).
+    interpolation
+        ROI only, between contour planes: ``"morph"`` (default) — both planes' shapes blended, the
+        cross-section area interpolated with the family chosen per run by cross-validation
+        (:func:`radnec.dose.sampling.area_profiles`); ``"shape"`` — shape-based interpolation of
+        signed distance maps (:func:`radnec.dose.sampling.shape_interpolated_points`, same
+        areas); ``"spline"`` — the ingest model's cubic spline of the areas
+        (:func:`radnec.ingest.rtstruct.roi_sample_points`, the radnec 0.1 behaviour).
 
     Returns
     -------
@@ -244,6 +252,8 @@ def dvh(
     """
     from radnec.ingest.rtstruct import ROI, contour_model, roi_sample_points
 
+    if interpolation not in ("morph", "shape", "spline"):
+        raise ValueError(f"interpolation must be 'morph', 'shape' or 'spline', got {interpolation!r}")
     if supersample is not None and supersample < 1:
         raise ValueError(f"supersample must be ≥ 1, got {supersample}")
     notes: list[str] = []
@@ -260,7 +270,17 @@ def dvh(
         if h < h_budget:
             notes.append(f"sampling pitch coarsened from {h:.3g} to {h_budget:.3g} mm (point budget)")
             h = h_budget
-        pts, w = roi_sample_points(model, spacing_mm=h)
+        if interpolation == "spline":
+            pts, w = roi_sample_points(model, spacing_mm=h)
+            family = "A (cubic spline)"
+        else:
+            from radnec.dose.sampling import area_profiles, model_volume_cc, morph_points, shape_interpolated_points
+
+            profiles = area_profiles(model)
+            total_cc = model_volume_cc(model, profiles)
+            family = ", ".join(sorted({fam for _, fam, _ in profiles}))
+            sampler = shape_interpolated_points if interpolation == "shape" else morph_points
+            pts, w = sampler(model, spacing_mm=h, profiles=profiles)
         if w.sum() > 0:
             # the sample's volume differs from the exact slab-model volume by the in-plane
             # discretisation (≪ 1 %); rescale so that the DVH integrates to the exact volume
@@ -268,7 +288,10 @@ def dvh(
         method = {
             "structure": "contours (slab model, even-odd, "
             + ("half-slice end-caps" if end_cap else "no end-caps")
-            + ", cross-section areas cubic-interpolated between planes)",
+            + {"shape": ", shape-based interpolation between planes (signed distance maps)",
+               "morph": ", the two neighbouring plane shapes blended between planes",
+               "spline": ", the two neighbouring plane shapes blended between planes"}[interpolation]
+            + f", cross-section area: cubic spline of {family})",
             "sampling_mm": h,
             "dose_interpolation": "trilinear",
             "points": int(len(w)),
