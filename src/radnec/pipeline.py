@@ -558,14 +558,15 @@ def _lesion_result(ctx: _Context, name: str, warnings: list[str]) -> Lesion:
                     longest_diameter_mm=round(m.longest_diameter_mm, 2),
                     perpendicular_diameter_mm=_r(m.perpendicular_diameter_mm, 2),
                     measurable=m.rano_bm_measurable,
-                    edema_enhancement_ratio=_r(m.edema_enhancement_ratio),
+                    edema_enhancement_ratio=_r(m.edema_enhancement_ratio),  # Leeman 2013: edema / whole T1c lesion
                     necrotic_fraction=_r(m.necrotic_fraction),
                     enhancement_pattern=m.enhancement_pattern,
                     sphericity=_r(m.sphericity),
                     rano_bm_category=cat,
                     steroid_dose_mg=m.steroid_dexamethasone_mg_per_day,
                     segmentation=m.segmentation_source,
-                    details={"label": tp.label, "lesion_cc": round(m.lesion_cc, 3), "notes": list(m.notes)},
+                    details={"label": tp.label, "lesion_cc": round(m.lesion_cc, 3), "notes": list(m.notes),
+                             "edema_to_enhancing_ratio": _r(m.edema_to_enhancing_ratio)},
                 )
             )
         if len(timepoints) >= 2 and timepoints[-1].rano_bm_category != "PD":

@@ -27,7 +27,7 @@ KNOWN_NAMES: dict[str, tuple[str, str | None]] = {
     "rano_bm_category": ("category", None),
     "longest_diameter_mm": ("number", "mm"),
     # morphology
-    "edema_enhancement_ratio": ("number", "1"),
+    "edema_enhancement_ratio": ("number", "1"),  # Leeman 2013: oedema / whole T1c lesion volume
     "enhancement_pattern": ("category", None),
     "lesion_quotient": ("number", "1"),
     "necrotic_fraction": ("number", "1"),

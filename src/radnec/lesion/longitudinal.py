@@ -126,8 +126,9 @@ def observations(course: LesionCourse | TimepointMeasures, *, source: str = "mor
         ("longest_diameter_mm", float(tp.longest_diameter_mm), "mm", tp.measurability),
     ]
     if tp.edema_enhancement_ratio is not None:
-        items.append(("edema_enhancement_ratio", float(tp.edema_enhancement_ratio), "1", "edema outside the T1c lesion / enhancing volume (Leeman 2013)"
-            + ("" if tp.edema_lesion_ratio is None else f"; edema / whole T1c lesion = {tp.edema_lesion_ratio:.2f}")))
+        items.append(("edema_enhancement_ratio", float(tp.edema_enhancement_ratio), "1",
+            "Leeman 2013 edema/lesion volume ratio: FLAIR edema outside the T1c lesion / whole T1c lesion (enhancing + core)"
+            + ("" if tp.edema_to_enhancing_ratio is None else f"; edema / enhancing only = {tp.edema_to_enhancing_ratio:.2f}")))
     if tp.enhancement_pattern is not None:
         items.append(("enhancement_pattern", tp.enhancement_pattern, None, f"necrotic fraction {tp.necrotic_fraction:.2f}"))
     if tp.necrotic_fraction is not None:

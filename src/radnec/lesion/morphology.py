@@ -6,12 +6,12 @@ Definitions (citations in ``conventions.yaml``):
     T1c lesion = enhancing ∪ enclosed non-enhancing core (cm³, anisotropic voxels counted by
     their true volume).
 ``edema_enhancement_ratio``
-    edema/enhancement volume ratio after Leeman 2013: ``edema_cc / enhancing_cc`` where
-    ``edema_cc`` is the FLAIR/T2 hyperintensity *outside* the T1c lesion and ``enhancing_cc`` the
-    enhancing voxels (necrotic core excluded; the project-wide definition shared with the phantom
-    and the evidence engine). ``edema_lesion_ratio`` = ``edema_cc / lesion_cc`` (core included) is
-    reported beside it, because Leeman's "T1c lesion volume" may include the core; both coincide
-    when the segmentation does not separate enhancing from necrotic.
+    Leeman 2013 edema/lesion volume ratio ("high T2/T1c"): ``edema_cc / lesion_cc`` where
+    ``edema_cc`` is the perilesional FLAIR/T2 hyperintensity *outside* the T1c lesion and
+    ``lesion_cc`` the whole T1c lesion (enhancing + enclosed non-enhancing core) — the
+    project-wide definition used by the evidence engine (cut-off 10) and the phantom truth.
+    ``edema_to_enhancing_ratio`` = ``edema_cc / enhancing_cc`` (core excluded) is reported beside
+    it for information; both coincide when enhancing and necrotic are not separated.
 ``necrotic_fraction``
     necrotic_cc / lesion_cc.
 ``enhancement_pattern``
@@ -57,8 +57,10 @@ class TimepointMeasures(BaseModel):
     slice_thickness_mm: float
     rano_bm_measurable: bool
     measurability: str
-    edema_enhancement_ratio: float | None = None
-    edema_lesion_ratio: float | None = Field(None, description="edema_cc / lesion_cc (necrotic core included)")
+    edema_enhancement_ratio: float | None = Field(
+        None, description="Leeman 2013 edema/lesion volume ratio: edema_cc / lesion_cc (whole T1c lesion, core included)"
+    )
+    edema_to_enhancing_ratio: float | None = Field(None, description="edema_cc / enhancing_cc (necrotic core excluded; information only)")
     necrotic_fraction: float | None = None
     enhancement_pattern: Literal["solid", "rim"] | None = None
     lesion_quotient: float | None = None
@@ -183,8 +185,8 @@ def measure_timepoint(
         slice_thickness_mm=thickness,
         rano_bm_measurable=measurable,
         measurability=why,
-        edema_enhancement_ratio=None if edema_cc is None or enhancing_cc <= 0 else edema_cc / enhancing_cc,
-        edema_lesion_ratio=None if edema_cc is None else edema_cc / lesion_cc,
+        edema_enhancement_ratio=None if edema_cc is None else edema_cc / lesion_cc,
+        edema_to_enhancing_ratio=None if edema_cc is None or enhancing_cc <= 0 else edema_cc / enhancing_cc,
         necrotic_fraction=necrotic_fraction,
         enhancement_pattern=pattern,
         lesion_quotient=lq,

@@ -266,7 +266,7 @@ def _segment_in_roi(
     seeds = _seed_candidates(arr, seed, normal, spacing_zyx, params, tissue)
     min_vox = max(1, int(params["min_component_cc"] * 1000.0 / float(np.prod(spacing_zyx))))
     closing = _ball(spacing_zyx, params["closing_mm"])
-    ctx = _Ctx(roi_s, arr, tissue, normal, spacing_zyx, params)
+    ctx = _Ctx(roi_s, arr, tissue, normal, spacing_zyx, params, raw=sitk.GetArrayFromImage(roi).astype(np.float64))
     lesion = np.zeros(arr.shape, bool)
     enh = np.zeros(arr.shape, bool)
     for z, y, x in seeds:
@@ -290,6 +290,8 @@ def _segment_in_roi(
         lesion |= part
         enh |= rim & part
     lesion = _drop_small(lesion, min_vox)
+    if lesion.any() and enh.any():
+        lesion, enh = _refine_outer_boundary(ctx, lesion, enh & lesion)
     if not lesion.any():
         raise InputError(
             "no lesion could be delineated from this seed: the region around it has no contrast that separates "
@@ -315,6 +317,7 @@ class _Ctx:
     normal: _Stats
     spacing_zyx: np.ndarray
     params: dict[str, Any]
+    raw: np.ndarray | None = None   # the unfiltered ROI (the median filter flattens small or thin enhancement)
 
 
 def _leaks(region: np.ndarray, max_faces: int) -> bool:
@@ -367,6 +370,43 @@ def _grow(ctx: _Ctx, seed_zyx: tuple[int, int, int], *, bright: bool) -> np.ndar
     thr = _half_contrast(ctx.arr, grown, ctx.normal)
     side = (ctx.arr >= thr) if bright else (ctx.arr <= thr)
     return _component_at(grown | (band & side), grown)
+
+
+def _refine_outer_boundary(ctx: _Ctx, lesion: np.ndarray, enh: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Re-place the outer enhancing boundary of the lesion at the LOCAL half contrast: halfway between
+    the enhancement plateau (``boundary_plateau_percentile`` of the enhancing voxels) and the median
+    of the tissue in a shell ``boundary_shell_mm`` outside the lesion.
+
+    The region-growing thresholds use the statistics of the whole search cube; around a lesion in
+    extensive edema (darker on T1c than normal white matter, plus grey matter and CSF in the cube)
+    that median is lower than the tissue the lesion actually borders, which put the boundary in the
+    partial-volume voxels outside the true edge (lesion ~5-10 % too large, longest diameter up to
+    ~1 mm too long on 1 mm phantoms). Only the outermost layer of enhancing voxels and the tissue
+    within ``refine_mm`` outside the lesion are re-decided; the core is untouched."""
+    p = ctx.params
+    sp = ctx.spacing_zyx
+    dist_out = ndi.distance_transform_edt(~lesion, sampling=sp)
+    lo, hi = (float(v) for v in p["boundary_shell_mm"])
+    lo = max(lo, 1.5 * float(sp.max()))           # beyond the partial-volume voxels of coarse grids
+    hi = max(hi, lo + 2.0 * float(sp.max()))
+    shell = (dist_out >= lo) & (dist_out <= hi) & ctx.tissue
+    if shell.sum() < 20:
+        return lesion, enh
+    img = ctx.arr if ctx.raw is None else ctx.raw
+    background = float(np.median(img[shell]))
+    plateau = float(np.percentile(img[enh], p["boundary_plateau_percentile"]))
+    if plateau <= background:
+        return lesion, enh
+    thr = 0.5 * (plateau + background)
+    log.debug("outer boundary: plateau %.0f background %.0f threshold %.0f", plateau, background, thr)
+    outer_layer = lesion & ~ndi.binary_erosion(lesion, structure=np.ones((3, 3, 3), bool))
+    remove = outer_layer & enh & (img < thr)
+    add = (dist_out > 0) & (dist_out <= p["refine_mm"]) & ctx.tissue & (img >= thr)
+    kept = lesion & ~remove
+    if not kept.any():
+        return lesion, enh
+    new = _component_at(kept | add, kept)
+    return new, ((enh & ~remove) | add) & new
 
 
 def _rim_around(ctx: _Ctx, core: np.ndarray, bright_thr: float) -> np.ndarray:
@@ -518,10 +558,8 @@ def _segment_edema(flair: sitk.Image, lesion: np.ndarray, params: dict[str, Any]
     slo, shi = box(params["edema_margin_mm"])
     stats_box = np.zeros_like(les)
     stats_box[tuple(slice(int(a - o), int(b - o)) for a, b, o in zip(slo, shi, lo))] = True
-    normal = _robust_stats(arr[tissue & stats_box])
-    cand = tissue & (arr >= normal.median + params["edema_sd"] * normal.sd)
     near = ndi.binary_dilation(les, structure=np.ones((3, 3, 3), bool), iterations=2)
-    cand = _component_at(cand, near)
+    normal, cand = _edema_normal_stats(arr, tissue & stats_box, tissue, near, params["edema_sd"])
     out = np.zeros_like(lesion)
     if not cand.any():
         return out
@@ -531,6 +569,34 @@ def _segment_edema(flair: sitk.Image, lesion: np.ndarray, params: dict[str, Any]
     ed = _fill_holes(ndi.binary_closing(ed | les, structure=closing, border_value=0) | ed | les) & ~les
     out[sl] = ed
     return out
+
+
+def _edema_normal_stats(
+    arr: np.ndarray, sample: np.ndarray, tissue: np.ndarray, near: np.ndarray, k_sd: float, *, iterations: int = 3
+) -> tuple[_Stats, np.ndarray]:
+    """Normal-tissue FLAIR statistics and the edema candidates (hyperintense voxels connected to the
+    lesion, above median + ``k_sd`` robust SD).
+
+    The statistics are re-estimated without the edema candidates found with the previous estimate:
+    extensive edema filling a large part of the statistics box would otherwise pull the median
+    towards the edema and inflate the SD (threshold too high: faint edema and partial-volume borders
+    lost). Only the hyperintense region connected to the lesion is excluded, not every bright voxel,
+    so the grey-matter mode stays part of 'normal' (excluding everything above a cut collapses the
+    statistics onto white matter and turns grey matter into edema)."""
+    normal = _robust_stats(arr[sample])
+    cand = np.zeros_like(sample)
+    for _ in range(iterations):
+        cand = _component_at(tissue & (arr >= normal.median + k_sd * normal.sd), near)
+        rest = sample & ~cand
+        if rest.sum() < 50:
+            break
+        new = _robust_stats(arr[rest])
+        converged = abs(new.median - normal.median) <= 1e-3 * max(abs(normal.median), 1.0) and abs(new.sd - normal.sd) <= 1e-3 * normal.sd
+        normal = new
+        if converged:
+            break
+    cand = _component_at(tissue & (arr >= normal.median + k_sd * normal.sd), near)
+    return normal, cand
 
 
 def _to_image(arr: np.ndarray, reference: sitk.Image) -> sitk.Image:
