@@ -125,6 +125,8 @@ def test_necrosis_envelops_prescription_volume_and_large_edema(phantom_cases):
         piv = d >= rx
         assert (lesion & piv).sum() / piv.sum() >= 0.9
         assert tp["edema_to_enhancing_ratio"] >= 10.0
+        # Leeman's ratio (edema / whole T1c lesion incl. the core) is hit in each follow-up's own frame
+        assert 12.0 <= tp["edema_to_t1_lesion_ratio"] <= 22.0   # target 14-17; 2 mm voxels discretise the thin rim
         assert tp["necrotic_cc"] > 0
         assert tp["pattern_measures"]["centroid_offset_fraction_of_radius"] < 0.25
 
@@ -135,6 +137,7 @@ def test_infield_and_distant_patterns(phantom_cases):
         enh, d, rx = _planning_frame_fraction(folder, tp, truth, "enhancing", 95)
         assert (d[enh] >= 0.95 * rx).mean() >= 0.8
         assert tp["edema_to_enhancing_ratio"] < 10.0
+        assert tp["edema_to_t1_lesion_ratio"] < 6.0
     folder, truth = phantom_cases["distant"]
     tp = truth["timepoints"][-1]
     lab, d, rx = _planning_frame_fraction(folder, tp, truth, "lesion_labels", 50)

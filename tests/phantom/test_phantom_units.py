@@ -76,3 +76,20 @@ def test_montage_png(tmp_path):
     case = build_case("marginal", 0, months=[6], voxel_mm=3.0)
     png = save_montage(case, tmp_path / "m.png")
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 10_000
+
+
+def test_radial_jacobian_gives_the_deformed_ball_volume():
+    """The follow-up volume of a planning ball = integral of the mass-effect Jacobian over it (the
+    phantom's Leeman ratio is hit in the follow-up frame with this weighting)."""
+    from radnec.phantom.generate import _radial_jacobian
+
+    m = MassEffect((0.0, 0.0, 0.0), 3.0, 54.0)
+    for radius in (5.0, 14.0, 30.0, 60.0):
+        r = np.linspace(0.0, radius, 200001)
+        integral = np.trapezoid(_radial_jacobian(m, r).astype(np.float64) * 4 * np.pi * r**2, r)
+        rho = radius + float(m.u(np.array([radius]))[0])
+        assert integral == pytest.approx(4 / 3 * np.pi * rho**3, rel=1e-4)
+    assert float(_radial_jacobian(m, np.array([0.0]))[0]) == pytest.approx(1.0)
+    assert float(_radial_jacobian(m, np.array([80.0]))[0]) == pytest.approx(1.0)
+    flat = MassEffect((0.0, 0.0, 0.0), 0.0, 40.0)
+    assert np.allclose(_radial_jacobian(flat, np.linspace(0, 50, 11)), 1.0)

@@ -337,7 +337,10 @@ def build_case(
         fields.append(TimepointLesions(lesion=lesion, core=core, edema=None))  # type: ignore[arg-type]
 
     clock.lap("evolution")
-    # edema per time point (ratio to enhancing volume drawn from the scenario's ranges)
+    # edema per time point: ratio drawn from the scenario's ranges. Default basis: edema / enhancing
+    # volume in the planning frame. "lesion" basis (necrosis): Leeman's edema / whole T1c lesion
+    # ratio, hit in the FOLLOW-UP frame (the mass effect inflates the lesion more than the edema).
+    basis = sc.get("edema_ratio_basis", "enhancing")
     for t, tp in enumerate(fields):
         ranges = cfg["planning_edema_ratio"] if t == 0 else _param(edema_cfg, t - 1)
         t1lesion = np.zeros(brain.shape, dtype=bool)
@@ -352,7 +355,13 @@ def build_case(
             c = _centroid_lps(les, grid)
             dist_eff = distance_to(axes, c) * (1.0 + 0.25 * edema_noise) * (1.0 + 1.5 * gm)
             dist_eff = np.where(les, 0.0, dist_eff).astype(np.float32)
-            ed = np.maximum(ed, edema_level(dist_eff=dist_eff, allowed=allowed, target_cc=ratio * enh_cc, voxel_cc=voxel_cc))
+            if t > 0 and basis == "lesion" and name == "L1" and len(tp.lesion) == 1:
+                level = _edema_for_followup_lesion_ratio(
+                    dist_eff=dist_eff, allowed=allowed, lesion=les, ratio=ratio, centre=c, axes=axes,
+                    voxel_cc=voxel_cc, fu_cfg=fu_cfg)
+            else:
+                level = edema_level(dist_eff=dist_eff, allowed=allowed, target_cc=ratio * enh_cc, voxel_cc=voxel_cc)
+            ed = np.maximum(ed, level)
             tp.edema_ratio_target[name] = ratio
             tp.centres[name] = c
         tp.edema = ed
@@ -387,10 +396,9 @@ def build_case(
         mo = months[i - 1]
         rigid = rigid_transform(rr, centre=brain_centre, min_deg=fu_cfg["rigid_min_deg"], max_deg=fu_cfg["rigid_max_deg"],
                                 min_mm=fu_cfg["rigid_min_mm"], max_mm=fu_cfg["rigid_max_mm"])
-        vol = (pm["lesion_labels"] > 0).sum() * voxel_cc + 0.25 * pm["edema"].sum() * voxel_cc
-        amp = fu_cfg["mass_effect_max_mm"] * float(np.clip(vol / fu_cfg["mass_effect_reference_cc"], 0.1, 1.0))
-        r_les = (3.0 * (pm["lesion_labels"] == 1).sum() * voxel_cc * 1000.0 / (4.0 * np.pi)) ** (1.0 / 3.0)
-        support = max(fu_cfg["mass_effect_support_mm"], 3.0 * (r_les + fu_cfg["mass_effect_peak_offset_mm"]))
+        amp, support = _mass_effect_size(lesion_cc=(pm["lesion_labels"] > 0).sum() * voxel_cc,
+                                         l1_cc=(pm["lesion_labels"] == 1).sum() * voxel_cc,
+                                         edema_cc=pm["edema"].sum() * voxel_cc, fu_cfg=fu_cfg)
         mass = MassEffect(tuple(float(v) for v in tp.centres["L1"]), amp, support)
         fgrid = _followup_grid(grid, rigid, pad_mm=10.0)
         fshape = fgrid.GetSize()[::-1]
@@ -440,6 +448,72 @@ def build_case(
     case.pattern_measures = [pattern_measures(case, st) for st in studies[1:]]
     clock.lap("truth")
     return case
+
+
+def _mass_effect_size(*, lesion_cc: float, l1_cc: float, edema_cc: float, fu_cfg: dict) -> tuple[float, float]:
+    """Mass-effect amplitude and support (mm) from the planning-frame volumes (cm³) of a follow-up."""
+    vol = lesion_cc + 0.25 * edema_cc
+    amp = fu_cfg["mass_effect_max_mm"] * float(np.clip(vol / fu_cfg["mass_effect_reference_cc"], 0.1, 1.0))
+    r_les = (3.0 * l1_cc * 1000.0 / (4.0 * np.pi)) ** (1.0 / 3.0)
+    support = max(fu_cfg["mass_effect_support_mm"], 3.0 * (r_les + fu_cfg["mass_effect_peak_offset_mm"]))
+    return amp, support
+
+
+def _radial_jacobian(mass: MassEffect, r: np.ndarray) -> np.ndarray:
+    """Volume change ``det dM/dx`` of the radial mass effect at distance ``r`` (mm) from its centre:
+    ``rho'(r) (rho(r)/r)^2`` (1 beyond the support)."""
+    q = np.clip(r / mass.support_mm, 0.0, 1.0)
+    k = mass.u(mass.support_mm / 3.0) / max((1.0 / 3.0) ** 2 * (2.0 / 3.0) ** 4, 1e-12) if mass.amplitude_mm > 0 else 0.0
+    du = k / mass.support_mm * (2.0 * q * (1.0 - q) ** 4 - 4.0 * q**2 * (1.0 - q) ** 3)
+    u = mass.u(r)
+    return ((1.0 + du) * (1.0 + u / np.maximum(r, 1e-6)) ** 2).astype(np.float32)
+
+
+def _edema_for_followup_lesion_ratio(*, dist_eff: np.ndarray, allowed: np.ndarray, lesion: np.ndarray, ratio: float,
+                                     centre: np.ndarray, axes, voxel_cc: float, fu_cfg: dict) -> np.ndarray:
+    """Edema level field whose volume, once the follow-up's mass effect has been applied, is ``ratio``
+    times the (equally deformed) T1c lesion volume: Leeman's edema/lesion ratio hit in the follow-up
+    frame, with the edema in one piece with the lesion.
+
+    Volumes in the follow-up frame are planning volumes weighted by the Jacobian of ``M`` (the rigid
+    part keeps volumes); the amplitude of ``M`` depends on the edema volume, so the solution is
+    iterated (it converges at once when the amplitude saturates). ``dist_eff`` is not geodesic:
+    edema islands across sulci/CSF (not connected to the lesion through allowed tissue) are removed
+    and the volume is re-solved without them (vasogenic edema spreads through the white matter)."""
+    from scipy import ndimage as ndi
+
+    r = distance_to(axes, centre)
+    lesion_cc = float(lesion.sum()) * voxel_cc
+    near = ndi.binary_dilation(lesion, structure=np.ones((3, 3, 3), bool))
+    excluded = np.zeros(lesion.shape, dtype=bool)
+    edema_cc = ratio * lesion_cc
+    level = np.full(lesion.shape, -1.0, dtype=np.float32)
+    for _ in range(4):
+        ok = allowed & ~excluded
+        order = np.argsort(dist_eff[ok], kind="stable")
+        vals = dist_eff[ok][order]
+        r_ok = r[ok][order]
+        for _ in range(6):
+            amp, support = _mass_effect_size(lesion_cc=lesion_cc, l1_cc=lesion_cc, edema_cc=edema_cc, fu_cfg=fu_cfg)
+            mass = MassEffect(tuple(float(v) for v in centre), amp, support)
+            target = ratio * float(_radial_jacobian(mass, r[lesion]).sum()) * voxel_cc
+            cum = np.cumsum(_radial_jacobian(mass, r_ok), dtype=np.float64) * voxel_cc
+            n = min(max(int(np.searchsorted(cum, target)) + 1, 1), vals.size - 1)
+            r_e = 0.5 * (vals[n - 1] + vals[n])
+            new_cc = n * voxel_cc
+            converged = abs(new_cc - edema_cc) <= voxel_cc
+            edema_cc = new_cc
+            if converged:
+                break
+        level = np.where(excluded, np.minimum(r_e - dist_eff, -1.0), r_e - dist_eff).astype(np.float32)
+        mask = ok & (level > 0)
+        lab, _n = ndi.label(mask | lesion, structure=np.ones((3, 3, 3), bool))
+        ids = np.unique(lab[near & (mask | lesion)])
+        islands = mask & ~np.isin(lab, ids[ids > 0])
+        if islands.sum() * voxel_cc <= 0.005 * edema_cc:
+            break
+        excluded |= islands
+    return level
 
 
 def _planning_indices_of(fgrid: sitk.Image, grid: sitk.Image, rigid, mass: MassEffect,
