@@ -477,6 +477,10 @@ def _enclosed_dark_core(ctx: _Ctx, enh: np.ndarray) -> np.ndarray:
     core &= ~enh
     if not core.any():
         return empty
+    # a core lies against its enhancement; a dark pocket (CSF in a sulcus or ventricle) a few mm away
+    # from the rim is not the lesion's core even when the rim search shell reaches it
+    if float(dist[core].min()) > float(np.sqrt(3.0) * ctx.spacing_zyx.max()) + 1e-6:
+        return empty
     surface = core & ~ndi.binary_erosion(core, structure=np.ones((3, 3, 3), bool))
     covered = float(np.mean(dist[surface] <= ctx.params["rim_search_mm"]))
     return core if covered >= ctx.params["core_enclosure_min"] else empty
