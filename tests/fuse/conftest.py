@@ -58,3 +58,8 @@ def rigid_result(rigid_pair):  # noqa: ANN001, ANN201
     from radnec.fuse.pipeline import fuse
 
     return fuse(rigid_pair.planning, rigid_pair.followup, deformable=False)
+
+
+def pytest_configure(config) -> None:  # noqa: ANN001
+    # itk's SWIG wrappers emit one DeprecationWarning per wrapped type on import (Python 3.12 style).
+    config.addinivalue_line("filterwarnings", "ignore:builtin type .* has no __module__ attribute:DeprecationWarning")

@@ -99,6 +99,26 @@ def test_cli_dicom_writes_reg_that_reads_back(tmp_path, rigid_pair) -> None:
         assert np.allclose(again.rigid.TransformPoint(p), res.rigid.TransformPoint(p), atol=1e-5)
 
 
+def test_cli_deidentify_replaces_identity_in_reg(tmp_path, rigid_pair) -> None:
+    _write_dicom(tmp_path / "plan", rigid_pair.planning, for_uid="1.2.826.0.1.3680043.8.498.41", series="plan")
+    _write_dicom(tmp_path / "fu", rigid_pair.followup, for_uid="1.2.826.0.1.3680043.8.498.42", series="fu")
+    out = tmp_path / "out"
+    args = ["fuse", "--fixed", str(tmp_path / "plan"), "--moving", str(tmp_path / "fu"), "--out", str(out), "--rigid-only"]
+    assert main([*args, "--deidentify", "--pseudonym", "STUDY-042"]) == 0
+    raw = (out / "reg_rigid.dcm").read_bytes()
+    assert b"TEST^FUSION" not in raw and b"FUSE01" not in raw
+    ds = pydicom.dcmread(out / "reg_rigid.dcm")
+    assert ds.PatientID == "STUDY-042" and ds.PatientIdentityRemoved == "YES"
+    plan = pydicom.dcmread(next((tmp_path / "plan").iterdir()), stop_before_pixels=True)
+    assert ds.StudyInstanceUID == plan.StudyInstanceUID
+    tx = ingest_reg.read_transform(
+        out / "reg_rigid.dcm", fixed_frame_uid="1.2.826.0.1.3680043.8.498.41", moving_frame_uid="1.2.826.0.1.3680043.8.498.42"
+    )
+    from radnec.fuse.transforms import load
+
+    assert np.allclose(tx.TransformPoint((10.0, 5.0, -3.0)), load(out).rigid.TransformPoint((10.0, 5.0, -3.0)), atol=1e-6)
+
+
 def test_cli_same_frame_is_verified_not_registered(tmp_path, rigid_pair) -> None:
     uid = "1.2.826.0.1.3680043.8.498.21"
     _write_dicom(tmp_path / "a", rigid_pair.planning, for_uid=uid, series="a")
@@ -124,6 +144,9 @@ def test_cli_errors_exit_2(tmp_path, nifti_pair, head, capsys) -> None:
         # a DICOM REG cannot be used with NIfTI input (no frame of reference)
         ["--fixed", str(nifti_pair / "planning.nii.gz"), "--moving", str(nifti_pair / "followup.nii.gz"),
          "--reg", str(nifti_pair / "lesion.nii.gz")],
+        # unknown deformable engine; a pseudonym without --deidentify
+        ["--fixed", str(nifti_pair / "planning.nii.gz"), "--moving", str(nifti_pair / "followup.nii.gz"), "--engine", "ants"],
+        ["--fixed", str(nifti_pair / "planning.nii.gz"), "--moving", str(nifti_pair / "followup.nii.gz"), "--pseudonym", "X"],
     ]
     for args in cases:
         code = main(["fuse", *args, "--out", str(tmp_path / "o")])

@@ -1,5 +1,6 @@
-"""Deformable refinement around the lesion: follows the mass effect the rigid step cannot, without
-folding; refuses a lesion outside the image."""
+"""Deformable refinement around the lesion (default engine itk-elastix, and SimpleITK demons): follows
+the mass effect the rigid step cannot, without folding, in the project's transform convention;
+refuses a lesion outside the image and an unknown engine."""
 
 from __future__ import annotations
 
@@ -19,8 +20,19 @@ def deformable_result(mass_effect_pair):  # noqa: ANN001, ANN201
     return fuse(p.planning, p.followup, moving_lesion_mask=p.followup_lesion_mask, fixed_lesion_mask=p.planning_lesion_mask)
 
 
-def test_deformable_follows_mass_effect(mass_effect_pair, deformable_result) -> None:
-    res = deformable_result
+@pytest.fixture(scope="module")
+def demons_result(mass_effect_pair):  # noqa: ANN001, ANN201
+    p = mass_effect_pair
+    return fuse(
+        p.planning, p.followup, moving_lesion_mask=p.followup_lesion_mask, fixed_lesion_mask=p.planning_lesion_mask, engine="demons"
+    )
+
+
+@pytest.mark.parametrize("which", ["deformable_result", "demons_result"])
+def test_deformable_follows_mass_effect(mass_effect_pair, which, request) -> None:
+    res = request.getfixturevalue(which)
+    assert res.parameters["deformable_engine"] == ("elastix" if which == "deformable_result" else "demons")
+    assert isinstance(res.deformation, sitk.DisplacementFieldTransform)
     assert res.method == "registered-rigid+deformable"
     assert res.deformation is not None
     rigid = target_registration_error(mass_effect_pair, res.rigid)
@@ -35,6 +47,31 @@ def test_deformable_follows_mass_effect(mass_effect_pair, deformable_result) -> 
     assert q["folded_fraction"] == 0.0
     assert q["jacobian_min"] > 0.0
     assert q["max_displacement_mm"] < 10.0
+    # a correct result is not flagged (the det(J) range is judged away from the lesion edge)
+    assert not res.poor_quality, q["failed_checks"]
+
+
+def test_elastix_beats_demons_near_the_lesion(mass_effect_pair, deformable_result, demons_result) -> None:
+    elx = target_registration_error(mass_effect_pair, deformable_result.transform)
+    dem = target_registration_error(mass_effect_pair, demons_result.transform)
+    assert elx["near"]["p95"] < dem["near"]["p95"], (elx["near"], dem["near"])
+
+
+def test_unknown_engine_is_refused(mass_effect_pair) -> None:
+    p = mass_effect_pair
+    with pytest.raises(RegistrationError, match="unknown deformable engine"):
+        fuse(p.planning, p.followup, lesion_center_lps=p.lesion_center_lps, engine="syn")
+
+
+def test_wrong_initialisation_is_flagged_after_deformable(mass_effect_pair, deformable_result) -> None:
+    p = mass_effect_pair
+    wrong = sitk.Euler3DTransform(deformable_result.rigid)
+    wrong.SetRotation(0.5, -0.3, 0.4)  # ~30 degrees off
+    wrong.SetTranslation(tuple(np.asarray(wrong.GetTranslation()) + (20.0, -15.0, 10.0)))
+    res = fuse(
+        p.planning, p.followup, registration=wrong, moving_lesion_mask=p.followup_lesion_mask, fixed_lesion_mask=p.planning_lesion_mask
+    )
+    assert res.poor_quality and res.quality["failed_checks"]
 
 
 def test_field_is_identity_far_from_the_lesion(mass_effect_pair, deformable_result) -> None:

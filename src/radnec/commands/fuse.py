@@ -10,12 +10,14 @@ import typer
 
 HELP = (
     "Fuse a follow-up MRI (--moving) onto the planning frame (--fixed): rigid (Mattes mutual "
-    "information), then a deformable B-spline refinement around the lesion when --mask (follow-up "
-    "lesion + oedema, excluded from the similarity) or --lesion-center is given. Same frame of "
+    "information), then a deformable refinement around the lesion when --mask (follow-up lesion + "
+    "oedema, excluded from the similarity) or --lesion-center is given: itk-elastix B-spline by default, "
+    "SimpleITK demons with --engine demons. Same frame of "
     "reference: verified, not re-registered; --reg FILE: a DICOM Spatial Registration is used as the "
     "rigid part. Writes OUT/fusion.json (method, quality, poor_quality flag), rigid.tfm, "
     "deformation.h5, overlay.png, followup_on_planning.nii.gz and, for DICOM input, reg_rigid.dcm / "
-    "reg_deformable.dcm. Transform convention: planning (LPS mm) -> follow-up."
+    "reg_deformable.dcm (--deidentify replaces the patient name/ID in them by a pseudonym). "
+    "Transform convention: planning (LPS mm) -> follow-up."
 )
 
 
@@ -65,6 +67,14 @@ def command(
     inverse_consistency: bool = typer.Option(
         False, "--inverse-consistency", help="Also register backwards and report the inverse-consistency error."
     ),
+    engine: str = typer.Option("elastix", "--engine", help="Deformable engine: elastix (default) or demons."),
+    deidentify: bool = typer.Option(
+        False,
+        "--deidentify",
+        help="In the DICOM REG files, replace patient name and ID by a pseudonym and empty birth date, sex, "
+        "accession number, referring physician and study ID (UIDs kept, so the REG still attaches).",
+    ),
+    pseudonym: Optional[str] = typer.Option(None, "--pseudonym", help="Pseudonym for --deidentify (default: random)."),
     as_json: bool = typer.Option(False, "--json", help="Print the fusion summary as JSON on stdout."),
 ) -> None:
     """Fuse a follow-up MRI onto the planning frame."""
@@ -79,6 +89,14 @@ def command(
     from radnec.fuse.pipeline import fuse
     from radnec.geometry import parse_point
 
+    if engine not in ("elastix", "demons"):
+        from radnec.errors import InputError
+
+        raise InputError(f"--engine must be 'elastix' or 'demons', not {engine!r}")
+    if pseudonym is not None and (not deidentify or not pseudonym.strip()):
+        from radnec.errors import InputError
+
+        raise InputError("--pseudonym needs --deidentify and a non-empty value")
     fixed_img, fixed_uid, fixed_ds = _load(fixed, what="fixed (planning) image")
     moving_img, moving_uid, _ = _load(moving, what="moving (follow-up) image")
     moving_mask = _load_mask(mask, what="follow-up lesion mask") if mask else None
@@ -114,6 +132,7 @@ def command(
         lesion_center_lps=centre,
         deformable=not rigid_only,
         inverse_consistency=inverse_consistency,
+        engine=engine,
     )
     out.mkdir(parents=True, exist_ok=True)
     json_path = transforms.save(result, out)
@@ -130,7 +149,9 @@ def command(
     sitk.WriteImage(warped, str(out / "followup_on_planning.nii.gz"))
     written["followup_on_planning"] = str(out / "followup_on_planning.nii.gz")
     if fixed_uid and moving_uid and fixed_uid != moving_uid:
-        for k, p in dicom_reg.write_registrations(result, out, reference=fixed_ds).items():
+        for k, p in dicom_reg.write_registrations(
+            result, out, reference=fixed_ds, deidentify=deidentify, pseudonym=pseudonym
+        ).items():
             written[f"dicom_reg_{k}"] = str(p)
     for w in result.warnings:
         logging.getLogger("radnec.fuse").warning(w)

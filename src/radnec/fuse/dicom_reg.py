@@ -51,6 +51,30 @@ _COPY = (
 )
 
 
+#: Direct identifiers replaced (or emptied) by ``deidentify=True``, following the spirit of the DICOM
+#: PS3.15 Annex E Basic Application Level Confidentiality Profile; the UIDs (study, frames of
+#: reference) are kept so the REG still attaches to the planning and follow-up series.
+_IDENTIFIERS_EMPTIED = ("PatientBirthDate", "PatientSex", "AccessionNumber", "ReferringPhysicianName", "StudyID")
+
+
+def new_pseudonym() -> str:
+    """A random patient pseudonym (``RADNEC-`` + 12 hex digits); not derived from the real ID, so it
+    cannot be reversed by hashing candidate IDs."""
+    import secrets
+
+    return f"RADNEC-{secrets.token_hex(6).upper()}"
+
+
+def _deidentify(ds: Dataset, pseudonym: str) -> None:
+    ds.PatientName = pseudonym
+    ds.PatientID = pseudonym
+    for key in _IDENTIFIERS_EMPTIED:
+        setattr(ds, key, "")
+    ds.PatientIdentityRemoved = "YES"
+    # LO, at most 64 characters.
+    ds.DeidentificationMethod = "radnec: name/ID pseudonym; birth date etc. emptied; UIDs kept"
+
+
 def _ds_matrix(m: np.ndarray) -> list[str]:
     return [f"{v:.10g}" if abs(v) > 1e-12 else "0" for v in np.asarray(m, dtype=float).ravel()]
 
@@ -70,7 +94,9 @@ def _registration_type(code: str, meaning: str) -> Sequence:
     return Sequence([c])
 
 
-def _base(sop_class: str, *, frame_uid: str, reference: Dataset | None, description: str) -> Dataset:
+def _base(
+    sop_class: str, *, frame_uid: str, reference: Dataset | None, description: str, pseudonym: str | None = None
+) -> Dataset:
     ds = Dataset()
     meta = FileMetaDataset()
     meta.MediaStorageSOPClassUID = sop_class
@@ -95,6 +121,8 @@ def _base(sop_class: str, *, frame_uid: str, reference: Dataset | None, descript
     ds.StudyID = ds.get("StudyID", "")
     ds.AccessionNumber = ds.get("AccessionNumber", "")
     ds.ReferringPhysicianName = ds.get("ReferringPhysicianName", "")
+    if pseudonym is not None:
+        _deidentify(ds, pseudonym)
     ds.Modality = "REG"
     ds.SeriesInstanceUID = generate_uid()
     ds.SeriesNumber = 9901
@@ -114,6 +142,16 @@ def _base(sop_class: str, *, frame_uid: str, reference: Dataset | None, descript
     return ds
 
 
+def _pseudonym(deidentify: bool, pseudonym: str | None) -> str | None:
+    if not deidentify:
+        if pseudonym is not None:
+            raise ValueError("pseudonym is only used with deidentify=True")
+        return None
+    if pseudonym is not None and not pseudonym.strip():
+        raise ValueError("pseudonym must not be empty")
+    return pseudonym.strip() if pseudonym else new_pseudonym()
+
+
 def _uids(fixed_frame_uid: str | None, moving_frame_uid: str | None) -> tuple[str, str]:
     if not fixed_frame_uid or not moving_frame_uid:
         raise RegistrationError(
@@ -129,6 +167,8 @@ def spatial_registration(
     fixed_frame_uid: str | None,
     moving_frame_uid: str | None,
     reference: Dataset | None = None,
+    deidentify: bool = False,
+    pseudonym: str | None = None,
 ) -> Dataset:
     """A DICOM Spatial Registration dataset for the planning → follow-up rigid transform ``rigid``.
 
@@ -140,9 +180,21 @@ def spatial_registration(
         Planning and follow-up FrameOfReferenceUIDs.
     reference
         A planning image dataset whose patient/study attributes are copied (else anonymous).
+    deidentify
+        Replace the patient name and ID by ``pseudonym`` (default: :func:`new_pseudonym`) and empty
+        the other direct identifiers (birth date, sex, accession number, referring physician,
+        study ID); StudyInstanceUID and the frames of reference are kept, so the REG still resolves.
+    pseudonym
+        The pseudonym to use with ``deidentify`` (e.g. the one your de-identified images carry).
     """
     fixed_uid, moving_uid = _uids(fixed_frame_uid, moving_frame_uid)
-    ds = _base(SPATIAL_REGISTRATION_SOP_CLASS, frame_uid=fixed_uid, reference=reference, description="rigid follow-up to planning")
+    ds = _base(
+        SPATIAL_REGISTRATION_SOP_CLASS,
+        frame_uid=fixed_uid,
+        reference=reference,
+        description="rigid follow-up to planning",
+        pseudonym=_pseudonym(deidentify, pseudonym),
+    )
     items = []
     for uid, m in ((fixed_uid, np.eye(4)), (moving_uid, np.linalg.inv(matrix_of(rigid)))):
         item = Dataset()
@@ -163,11 +215,18 @@ def deformable_registration(
     fixed_frame_uid: str | None,
     moving_frame_uid: str | None,
     reference: Dataset | None = None,
+    deidentify: bool = False,
+    pseudonym: str | None = None,
 ) -> Dataset:
-    """A DICOM Deformable Spatial Registration dataset for ``T = R ∘ D`` (see module docstring)."""
+    """A DICOM Deformable Spatial Registration dataset for ``T = R ∘ D`` (see module docstring;
+    ``deidentify`` / ``pseudonym`` as in :func:`spatial_registration`)."""
     fixed_uid, moving_uid = _uids(fixed_frame_uid, moving_frame_uid)
     ds = _base(
-        DEFORMABLE_REGISTRATION_SOP_CLASS, frame_uid=fixed_uid, reference=reference, description="deformable follow-up to planning"
+        DEFORMABLE_REGISTRATION_SOP_CLASS,
+        frame_uid=fixed_uid,
+        reference=reference,
+        description="deformable follow-up to planning",
+        pseudonym=_pseudonym(deidentify, pseudonym),
     )
     field = deformation.GetDisplacementField()
     arr = sitk.GetArrayFromImage(field).astype("<f4")  # (z, y, x, 3) -> x fastest, vector interleaved
@@ -195,14 +254,22 @@ def write_registrations(
     folder: str | Path,
     *,
     reference: Dataset | None = None,
+    deidentify: bool = False,
+    pseudonym: str | None = None,
 ) -> dict[str, Path]:
     """Write ``reg_rigid.dcm`` (always) and ``reg_deformable.dcm`` (when deformable) for a
-    :class:`~radnec.fuse.transforms.FusionResult`; returns ``{"rigid": path, "deformable": path}``."""
+    :class:`~radnec.fuse.transforms.FusionResult`; returns ``{"rigid": path, "deformable": path}``.
+
+    With ``deidentify=True`` both files carry the same pseudonym (``pseudonym`` or a new random
+    one) instead of the patient name and ID; see :func:`spatial_registration`.
+    """
+    pseudonym = _pseudonym(deidentify, pseudonym)
     out = Path(folder)
     out.mkdir(parents=True, exist_ok=True)
     paths = {}
     ds = spatial_registration(
-        result.rigid, fixed_frame_uid=result.fixed_frame_uid, moving_frame_uid=result.moving_frame_uid, reference=reference
+        result.rigid, fixed_frame_uid=result.fixed_frame_uid, moving_frame_uid=result.moving_frame_uid, reference=reference,
+        deidentify=deidentify, pseudonym=pseudonym,
     )
     paths["rigid"] = out / "reg_rigid.dcm"
     ds.save_as(paths["rigid"], enforce_file_format=True)
@@ -213,6 +280,8 @@ def write_registrations(
             fixed_frame_uid=result.fixed_frame_uid,
             moving_frame_uid=result.moving_frame_uid,
             reference=reference,
+            deidentify=deidentify,
+            pseudonym=pseudonym,
         )
         paths["deformable"] = out / "reg_deformable.dcm"
         dd.save_as(paths["deformable"], enforce_file_format=True)
@@ -225,4 +294,5 @@ __all__ = [
     "spatial_registration",
     "deformable_registration",
     "write_registrations",
+    "new_pseudonym",
 ]

@@ -84,22 +84,63 @@ def foreground_dice(fixed: sitk.Image, moving: sitk.Image, transform: sitk.Trans
     return float(2 * np.count_nonzero(fm & mm) / denom) if denom else 0.0
 
 
-def jacobian_stats(deformation: sitk.DisplacementFieldTransform | None) -> dict[str, float | None]:
+def jacobian_stats(
+    deformation: sitk.DisplacementFieldTransform | None,
+    *,
+    fixed: sitk.Image | None = None,
+    transform: sitk.Transform | None = None,
+    fixed_exclude: sitk.Image | None = None,
+    moving_exclude: sitk.Image | None = None,
+    exclude_margin_mm: float | None = None,
+    percentile: float | None = None,
+) -> dict[str, float | None]:
     """Jacobian determinant of ``x ↦ x + d(x)`` over the deformation field's grid.
 
     Returns ``jacobian_min``, ``jacobian_max``, ``folded_fraction`` (fraction of voxels with
-    det ≤ 0) and ``max_displacement_mm``; all None for a rigid result (det = 1 everywhere).
+    det ≤ 0) and ``max_displacement_mm`` over the whole field, and ``jacobian_low`` /
+    ``jacobian_high`` (the ``percentile`` and ``100 − percentile`` percentiles of det(J)) over the
+    *assessed region*: the planning head foreground (``fixed``) minus the lesion and oedema
+    (``fixed_exclude`` on the planning grid, ``moving_exclude`` on the follow-up grid, mapped with
+    ``transform``) dilated by ``exclude_margin_mm``. Inside that excluded region the displacement is
+    an interpolation, not a measurement, and its edge is where a true mass effect compresses tissue
+    most, so the plausibility range is judged away from it; folding is judged everywhere.
+    All None for a rigid result (det = 1 everywhere).
     """
+    keys = ("jacobian_min", "jacobian_max", "folded_fraction", "max_displacement_mm", "jacobian_low", "jacobian_high")
     if deformation is None:
-        return {"jacobian_min": None, "jacobian_max": None, "folded_fraction": None, "max_displacement_mm": None}
+        return dict.fromkeys(keys)
+    if exclude_margin_mm is None:
+        exclude_margin_mm = threshold("jacobian", "exclude_margin_mm")
+    if percentile is None:
+        percentile = threshold("jacobian", "range_percentile")
     field = deformation.GetDisplacementField()
-    jac = sitk.GetArrayFromImage(sitk.DisplacementFieldJacobianDeterminant(field))
+    jac_img = sitk.DisplacementFieldJacobianDeterminant(field)
+    jac = sitk.GetArrayFromImage(jac_img)
     disp = np.linalg.norm(sitk.GetArrayFromImage(field), axis=-1)
+    region = np.ones(jac.shape, dtype=bool)
+    if fixed is not None:
+        region &= sitk.GetArrayFromImage(
+            sitk.Resample(foreground(fixed), jac_img, sitk.Transform(), sitk.sitkNearestNeighbor, 0, sitk.sitkUInt8)
+        ) > 0
+    excl = np.zeros(jac.shape, dtype=bool)
+    for mask, tfm in ((fixed_exclude, sitk.Transform()), (moving_exclude, transform)):
+        if mask is None or tfm is None:
+            continue
+        m = sitk.Cast(mask > 0, sitk.sitkUInt8)
+        excl |= sitk.GetArrayFromImage(sitk.Resample(m, jac_img, tfm, sitk.sitkNearestNeighbor, 0, sitk.sitkUInt8)) > 0
+    if excl.any() and exclude_margin_mm > 0:
+        from scipy.ndimage import distance_transform_edt
+
+        excl = distance_transform_edt(~excl, sampling=jac_img.GetSpacing()[::-1]) <= exclude_margin_mm
+    region &= ~excl
+    vals = jac[region] if region.any() else jac.ravel()
     return {
         "jacobian_min": float(jac.min()),
         "jacobian_max": float(jac.max()),
         "folded_fraction": float(np.count_nonzero(jac <= 0) / jac.size),
         "max_displacement_mm": float(disp.max()),
+        "jacobian_low": float(np.percentile(vals, percentile)),
+        "jacobian_high": float(np.percentile(vals, 100.0 - percentile)),
     }
 
 
@@ -136,6 +177,8 @@ def assess(
     transform: sitk.Transform,
     initial_transform: sitk.Transform,
     deformation: sitk.DisplacementFieldTransform | None = None,
+    fixed_exclude: sitk.Image | None = None,
+    moving_exclude: sitk.Image | None = None,
     inverse_consistency: dict[str, float] | None = None,
     same_frame_residual_mm: float | None = None,
 ) -> dict[str, Any]:
@@ -151,6 +194,9 @@ def assess(
         Where the registration started (similarity "before").
     deformation
         The deformable part, if any (Jacobian checks).
+    fixed_exclude, moving_exclude
+        Planning lesion (planning grid) and follow-up lesion + oedema (follow-up grid): the
+        Jacobian plausibility range is judged away from them (see :func:`jacobian_stats`).
     inverse_consistency
         Result of :func:`inverse_consistency_mm`, if a backward registration was run.
     same_frame_residual_mm
@@ -165,7 +211,9 @@ def assess(
     before = similarity(fixed, moving, initial_transform)
     after = similarity(fixed, moving, transform)
     dice = foreground_dice(fixed, moving, transform)
-    jac = jacobian_stats(deformation)
+    jac = jacobian_stats(
+        deformation, fixed=fixed, transform=transform, fixed_exclude=fixed_exclude, moving_exclude=moving_exclude
+    )
     failed: list[str] = []
     t = {
         "min_nmi_after": threshold("similarity", "min_nmi_after"),
@@ -175,6 +223,8 @@ def assess(
         "max_folded_fraction": threshold("jacobian", "max_folded_fraction"),
         "min_jacobian": threshold("jacobian", "min_determinant"),
         "max_jacobian": threshold("jacobian", "max_determinant"),
+        "jacobian_range_percentile": threshold("jacobian", "range_percentile"),
+        "jacobian_exclude_margin_mm": threshold("jacobian", "exclude_margin_mm"),
         "max_inverse_consistency_mm": threshold("inverse_consistency", "max_mean_mm"),
         "max_same_frame_residual_mm": threshold("same_frame_residual", "max_mean_mm"),
     }
@@ -191,10 +241,11 @@ def assess(
     if jac["folded_fraction"] is not None:
         if jac["folded_fraction"] > t["max_folded_fraction"]:
             failed.append(f"deformation folds: {100 * jac['folded_fraction']:.3f} % of voxels have det(J) <= 0")
-        if jac["jacobian_min"] < t["min_jacobian"] or jac["jacobian_max"] > t["max_jacobian"]:
+        if jac["jacobian_low"] < t["min_jacobian"] or jac["jacobian_high"] > t["max_jacobian"]:
+            pc = t["jacobian_range_percentile"]
             failed.append(
-                f"implausible local volume change: det(J) in [{jac['jacobian_min']:.2f}, {jac['jacobian_max']:.2f}] "
-                f"outside [{t['min_jacobian']}, {t['max_jacobian']}]"
+                f"implausible local volume change away from the lesion: det(J) {pc:g}th-{100 - pc:g}th percentile "
+                f"[{jac['jacobian_low']:.2f}, {jac['jacobian_high']:.2f}] outside [{t['min_jacobian']}, {t['max_jacobian']}]"
             )
     if inverse_consistency is not None and inverse_consistency["mean"] > t["max_inverse_consistency_mm"]:
         failed.append(
