@@ -397,8 +397,16 @@ def _refine_outer_boundary(ctx: _Ctx, lesion: np.ndarray, enh: np.ndarray) -> tu
     plateau = float(np.percentile(img[enh], p["boundary_plateau_percentile"]))
     if plateau <= background:
         return lesion, enh
-    thr = 0.5 * (plateau + background)
-    log.debug("outer boundary: plateau %.0f background %.0f threshold %.0f", plateau, background, thr)
+    log.debug("outer boundary: plateau %.0f background %.0f", plateau, background)
+    # the background varies around the lesion (edematous white matter, grey matter, CSF): per voxel, the
+    # mean of the non-dark shell tissue within boundary_local_mm (the shell median where there is none)
+    dark = img <= ctx.normal.median - p["seed_min_sd"] * ctx.normal.sd
+    w = (shell & ~dark).astype(np.float64)
+    size = [max(3, 2 * int(np.ceil(p["boundary_local_mm"] / v)) + 1) for v in sp]
+    num = ndi.uniform_filter(img * w, size=size, mode="constant")
+    den = ndi.uniform_filter(w, size=size, mode="constant")
+    local_bg = np.where(den > 1e-3, num / np.maximum(den, 1e-12), background)
+    thr = 0.5 * (plateau + np.minimum(local_bg, plateau))
     outer_layer = lesion & ~ndi.binary_erosion(lesion, structure=np.ones((3, 3, 3), bool))
     remove = outer_layer & enh & (img < thr)
     add = (dist_out > 0) & (dist_out <= p["refine_mm"]) & ctx.tissue & (img >= thr)
