@@ -55,12 +55,14 @@ PROVENANCE_PACKAGES = ("numpy", "scipy", "SimpleITK", "pydicom", "highdicom", "s
 FIGURE_HALF_WIDTH_MM = 40.0
 #: Pixel pitch (mm) of the report pictures' common grid.
 FIGURE_SPACING_MM = 1.0
-#: Deformable refinement settings used by analyze: demons pyramid stopping at half resolution.
-#: The displacement field is kept on a 2 mm grid anyway (radnec.fuse.deformable field_spacing_mm),
-#: so the full-resolution level added ~40 % run time for no measurable gain: on the 1 mm demo case
-#: TRE within 30 mm of the lesion was 2.12 mm mean / 3.03 mm p95 with it and 2.18 / 3.07 without
-#: (26.6 s vs 18.7 s). Users of radnec.fuse directly keep the library defaults.
-DEFORMABLE_OPTIONS: dict[str, Any] = {"shrink_factors": (4, 2), "iterations": (60, 40)}
+#: Deformable engine used by analyze (radnec.fuse.pipeline.ENGINES): itk-elastix B-spline with the
+#: lesion + oedema masked out of the metric, the library default (near-lesion TRE p95 <= 1 mm on
+#: benchmarks/bench_fusion.py vs 2.4 mm for demons; see docs/fusion.md). "demons" needs no itk.
+DEFORMABLE_ENGINE = "elastix"
+#: Engine options used by analyze: the library defaults of the chosen engine. (For "demons", the
+#: previous setting {"shrink_factors": (4, 2), "iterations": (60, 40)} stops the pyramid at half
+#: resolution: -30 % time, +0.06 mm TRE on the demo case.)
+DEFORMABLE_OPTIONS: dict[str, Any] = {}
 #: DoseSummationType values that mean "the whole plan's dose".
 PLAN_DOSE_SUMMATION_TYPES = ("PLAN", "MULTI_PLAN")
 #: Bin width (Gy) of the lesion DVH stored in analysis.json.
@@ -461,6 +463,7 @@ def _fuse_deformable(ctx: _Context, warnings: list[str]) -> None:
                 lesion_center_lps=centre,
                 deformable=True,
                 deformable_options=DEFORMABLE_OPTIONS,
+                engine=DEFORMABLE_ENGINE,
             )
             # The rigid part was registered here (not read from a DICOM REG): say so.
             result.method = result.method.replace("dicom-reg", rigid_result.method)
