@@ -283,6 +283,7 @@ def _segment_in_roi(
             if _rim_coverage(ctx, core, rim) < ctx.params["core_enclosure_min"]:
                 rim |= _whole_enhancement(ctx, rim)
                 core |= _enclosed_dark_core(ctx, rim)
+        core = _within_hull(core, rim, ctx.spacing_zyx)
         part = core | rim
         dark = arr <= normal.median - params["seed_min_sd"] * normal.sd
         part = _fill_holes(ndi.binary_closing(part, structure=closing, border_value=0) | part, dark=dark)
@@ -415,6 +416,26 @@ def _refine_outer_boundary(ctx: _Ctx, lesion: np.ndarray, enh: np.ndarray) -> tu
         return lesion, enh
     new = _component_at(kept | add, kept)
     return new, ((enh & ~remove) | add) & new
+
+
+def _within_hull(core: np.ndarray, rim: np.ndarray, spacing_zyx: np.ndarray) -> np.ndarray:
+    """The part of a dark core inside the convex hull of its enhancement (dilated by one voxel for the
+    partial-volume edge). A necrotic core lies within its rim, even an open one; dark CSF in a sulcus or
+    ventricle touching the lesion from outside, reached by the dark region growing, does not."""
+    if not core.any() or rim.sum() < 4:
+        return core
+    from scipy.spatial import ConvexHull, Delaunay, QhullError
+
+    pts = np.argwhere(ndi.binary_dilation(rim, structure=np.ones((3, 3, 3), bool))) * spacing_zyx
+    try:
+        hull = Delaunay(pts[ConvexHull(pts).vertices])
+    except (QhullError, ValueError):  # flat or degenerate enhancement: keep the core as grown
+        return core
+    idx = np.argwhere(core)
+    inside = hull.find_simplex(idx * spacing_zyx) >= 0
+    out = np.zeros_like(core)
+    out[tuple(idx[inside].T)] = True
+    return out
 
 
 def _rim_around(ctx: _Ctx, core: np.ndarray, bright_thr: float) -> np.ndarray:
