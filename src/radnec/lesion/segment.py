@@ -489,30 +489,40 @@ def _whole_enhancement(ctx: _Ctx, rim: np.ndarray) -> np.ndarray:
 
 
 def _enclosed_dark_core(ctx: _Ctx, enh: np.ndarray) -> np.ndarray:
-    """A dark (necrotic/cystic) region next to an enhancing region, kept only when the enhancement
-    covers at least ``core_enclosure_min`` of its surface (an open rim); CSF next to a nodule is not."""
+    """Dark (necrotic/cystic) regions next to an enhancing region, each kept only when the enhancement
+    covers at least ``core_enclosure_min`` of its surface (an open rim); CSF next to a nodule is not.
+
+    A multiloculated ("soap bubble") lesion has several cores separated by enhancing septa: the
+    darkest remaining voxel inside the enhancement's convex hull is grown in turn, up to
+    ``max_cores`` times (one seed used to leave the other bubbles' cores out)."""
     dist = ndi.distance_transform_edt(~enh, sampling=ctx.spacing_zyx)
     limit = ctx.normal.median - ctx.params["seed_min_sd"] * ctx.normal.sd
     near = (dist > 0) & (dist <= ctx.params["rim_search_mm"]) & ctx.tissue & (ctx.arr <= limit)
-    empty = np.zeros_like(enh)
+    total = np.zeros_like(enh)
     if not near.any():
-        return empty
-    # darkest voxel near the enhancement as the core seed
-    cand = np.where(near, ctx.arr, np.inf)
-    seed = np.unravel_index(int(np.argmin(cand)), cand.shape)
-    core = _grow(ctx, seed, bright=False)
-    if core is None:
-        return empty
-    core &= ~enh
-    if not core.any():
-        return empty
-    # a core lies against its enhancement; a dark pocket (CSF in a sulcus or ventricle) a few mm away
-    # from the rim is not the lesion's core even when the rim search shell reaches it
-    if float(dist[core].min()) > float(np.sqrt(3.0) * ctx.spacing_zyx.max()) + 1e-6:
-        return empty
-    surface = core & ~ndi.binary_erosion(core, structure=np.ones((3, 3, 3), bool))
-    covered = float(np.mean(dist[surface] <= ctx.params["rim_search_mm"]))
-    return core if covered >= ctx.params["core_enclosure_min"] else empty
+        return total
+    near = _within_hull(near, enh, ctx.spacing_zyx)
+    tried = np.zeros_like(enh)
+    touch = float(np.sqrt(3.0) * ctx.spacing_zyx.max()) + 1e-6
+    for _ in range(int(ctx.params["max_cores"])):
+        cand = near & ~total & ~tried
+        if not cand.any():
+            break
+        seed = np.unravel_index(int(np.argmin(np.where(cand, ctx.arr, np.inf))), cand.shape)
+        tried[seed] = True
+        core = _grow(ctx, seed, bright=False)
+        if core is None:
+            continue
+        core &= ~enh & ~total
+        tried |= core
+        # a core lies against its enhancement; a dark pocket (CSF in a sulcus or ventricle) a few mm
+        # away from the rim is not the lesion's core even when the rim search shell reaches it
+        if not core.any() or float(dist[core].min()) > touch:
+            continue
+        surface = core & ~ndi.binary_erosion(core, structure=np.ones((3, 3, 3), bool))
+        if float(np.mean(dist[surface] <= ctx.params["rim_search_mm"])) >= ctx.params["core_enclosure_min"]:
+            total |= core
+    return total
 
 
 def _background_level(arr: np.ndarray) -> float:
