@@ -267,6 +267,37 @@ def section_dicompyler_plan(use_dicompyler: bool) -> None:
             print(f"{'':16s} Heart vs dicompyler-core reference 440.23 cc / 0.6475 Gy: {pct(a.volume_cc, 440.23):+.2f} % / "
                   f"{pct(a.dmean_gy, 0.6475):+.2f} % [{check(ok, 'Heart 440.23 cc / 0.6475 Gy ±0.5 %')}]")
     print("(TPS = Eclipse DVH embedded in the RTDOSE, its dose axis converted from % of 14 Gy to Gy.)")
+    section_dicompyler_models(rd, ss)
+
+
+def section_dicompyler_models(rd, ss) -> None:
+    """Why do BODY, Borders and Scar differ from Eclipse? Other volume models side by side: the
+    TPS convention (no end-caps), the part inside BODY (a TPS computes dose inside the body
+    outline only), dose-grid voxels whose centre is inside (a voxel DVH on the 2.5 × 2.5 × 3 mm
+    grid), and the stair-step slab model."""
+    from radnec.dose.dvh import sample_dose
+    from radnec.dose.sampling import model_volume_cc, morph_points
+    from radnec.ingest.rtstruct import contour_model, roi_mask
+
+    print("\nOther volume models (cm³ / mean Gy) vs the TPS, no end-caps (the TPS convention):")
+    print(f"{'ROI':16s} {'TPS':>15s} | {'radnec':>15s} | {'inside BODY':>15s} | {'grid centre-in':>15s} | {'stair-step':>10s}")
+    body = contour_model(ss.roi("BODY"), end_cap=False)
+    arr = sitk.GetArrayFromImage(rd.image)
+    vox = float(np.prod(rd.image.GetSpacing())) / 1000
+    for r in ss.rois:
+        tps = rd.embedded_dvhs.get(r.number)
+        if tps is None or not r.contours:
+            continue
+        m = contour_model(r, end_cap=False)
+        pts, w = morph_points(m, spacing_mm=0.5 if r.name != "BODY" else 2.0)
+        w = w * model_volume_cc(m) / w.sum()
+        d, _ = sample_dose(rd.image, pts)
+        ins = body.inside(pts) if r.name != "BODY" else np.ones(len(w), bool)
+        cm = sitk.GetArrayFromImage(roi_mask(r, rd.image, end_cap=False)).astype(bool)
+        stair = contour_model(r, end_cap=False, area_interpolation=False).volume_cc()
+        print(f"{r.name:16s} {tps.total_volume:8.3f}/{tps.dmean_gy:6.3f} | {w.sum():8.3f}/{np.dot(d, w) / w.sum():6.3f} | "
+              f"{w[ins].sum():8.3f}/{np.dot(d[ins], w[ins]) / max(w[ins].sum(), 1e-12):6.3f} | "
+              f"{cm.sum() * vox:8.3f}/{arr[cm].mean():6.3f} | {stair:10.3f}")
 
 
 def section_brain() -> None:
@@ -303,6 +334,20 @@ def section_speed() -> None:
     best = min(times)
     print(f"5 cm³ sphere mask ({h.volume_cc:.2f} cm³) on a 1 mm grid: {best:.3f} s (best of 3) "
           f"[{check(best < 1.0, 'DVH of 5 cc < 1 s')}]")
+    from radnec.ingest.rtstruct import ROI, Contour
+
+    a = np.linspace(0, 2 * np.pi, 180, endpoint=False)
+    cs = [Contour(np.column_stack([np.sqrt(r**2 - z**2) * np.cos(a), np.sqrt(r**2 - z**2) * np.sin(a), np.full(180, z)]), "CLOSED_PLANAR")
+          for z in np.arange(-r + 0.5, r, 1.0)]
+    roi = ROI(number=1, name="sphere5cc", type="", color=None, contours=cs)
+    times = []
+    for _ in range(3):
+        t = time.perf_counter()
+        h = dvh(dose, roi)
+        times.append(time.perf_counter() - t)
+    best = min(times)
+    print(f"5 cm³ contoured sphere (1 mm planes, {h.volume_cc:.2f} cm³) on a 1 mm grid: {best:.3f} s (best of 3) "
+          f"[{check(best < 1.0, 'DVH of a 5 cc ROI < 1 s')}]")
 
 
 def section_phantom(seeds: list[int], only: list[str] | None = None, own_fusion: str = "") -> None:

@@ -54,3 +54,18 @@ def test_swapped_files_exit_2(data_dir, capsys):
 def test_missing_file_exit_2(tmp_path, data_dir, capsys):
     code = main(["dvh", "--dose", str(tmp_path / "nope.dcm"), "--struct", str(data_dir / "rt-dicompyler" / "rtss.dcm")])
     assert code == 2
+
+
+def test_interpolation_option(data_dir, capsys):
+    assert main(_args(data_dir, "--roi", "Tumor Bed", "--no-end-cap", "--interpolation", "shape", "--json")) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["interpolation"] == "shape"
+    bed = out["rois"][0]
+    # without end-caps (Eclipse's convention) the TPS volume within 1 %
+    assert bed["volume_cc"] == pytest.approx(bed["tps"]["volume_cc"], rel=0.01)
+    assert "shape-based" in bed["method"]["structure"]
+
+
+def test_bad_interpolation_exit_2(data_dir, capsys):
+    assert main(_args(data_dir, "--roi", "Heart", "--interpolation", "cubic")) == 2
+    assert "--interpolation must be" in capsys.readouterr().err

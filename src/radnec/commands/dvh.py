@@ -25,6 +25,11 @@ def command(
     rx: Optional[float] = typer.Option(None, "--rx", help="prescription dose in Gy (overrides the plan)"),
     supersample: int = typer.Option(4, "--supersample", min=1, max=16, help="structure sampling pitch = smallest dose spacing / this"),
     no_end_cap: bool = typer.Option(False, "--no-end-cap", help="no half-slice extension beyond the extreme contours"),
+    interpolation: str = typer.Option(
+        "morph", "--interpolation",
+        help="between contour planes: morph (blend both shapes; area spline of A or A² chosen by cross-validation), "
+        "shape (signed-distance shape-based interpolation) or spline (radnec 0.1: A spline)",
+    ),
     cumulative: bool = typer.Option(False, "--curve", help="include the cumulative DVH curve (0.1 Gy steps) in --json"),
     allow_other_frame: bool = typer.Option(False, "--allow-other-frame", help="accept RTDOSE and RTSTRUCT in different frames of reference"),
     as_json: bool = typer.Option(False, "--json", help="print JSON"),
@@ -38,6 +43,10 @@ def command(
     from radnec.ingest.rtplan import read_rtplan
     from radnec.ingest.rtstruct import read_rtstruct
 
+    from radnec.errors import InputError
+
+    if interpolation not in ("morph", "shape", "spline"):
+        raise InputError(f"--interpolation must be morph, shape or spline, got {interpolation!r}")
     rtplan = read_rtplan(plan) if plan is not None else None
     rx_gy = rx if rx is not None else (rtplan.prescription_gy if rtplan is not None else None)
     rd = read_rtdose(dose, prescription_gy=rx_gy)
@@ -60,7 +69,7 @@ def command(
     for r in selected:
         entry: dict = {"number": r.number, "name": r.name, "type": r.type}
         try:
-            h = compute_dvh(rd.image, r, supersample=supersample, end_cap=not no_end_cap)
+            h = compute_dvh(rd.image, r, supersample=supersample, end_cap=not no_end_cap, interpolation=interpolation)
         except GeometryError as exc:
             if roi:  # explicitly requested: fail loudly
                 raise GeometryError(f"ROI {r.name!r}: {exc.message}", path=struct) from exc
@@ -87,6 +96,7 @@ def command(
         "dose": {"file": dose.name, "max_gy": rd.max_gy, "notes": rd.notes},
         "prescription_gy": rx_gy,
         "end_cap": not no_end_cap,
+        "interpolation": interpolation,
         "rois": rows,
         "disclaimer": DISCLAIMER,
     }
