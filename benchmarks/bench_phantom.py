@@ -122,12 +122,12 @@ def _pattern_ok(truth: dict) -> tuple[bool, str]:
         return ok, f"centroid {last['dose_at_new_centroid_pct_rx']:.0f}% Rx, new>=80%: {last['new_enhancing_inside_rx80']:.2f}"
     if sc == "necrosis":
         env = min(t["pattern_measures"]["rx_isodose_inside_lesion"] for t in tps)
-        ratio = min(t["edema_to_enhancing_ratio"] for t in tps)
-        return env >= 0.9 and ratio >= 10, f"Rx vol inside lesion >= {env:.2f}, edema/enh >= {ratio:.1f}"
+        ratio = min(t["edema_to_t1_lesion_ratio"] for t in tps)   # Leeman: edema / whole T1c lesion
+        return env >= 0.9 and ratio >= 10, f"Rx vol inside lesion >= {env:.2f}, Leeman edema/lesion >= {ratio:.1f}"
     if sc == "infield":
         inside = min(t["pattern_measures"]["enhancing_inside_rx95"] for t in tps)
-        ratio = max(t["edema_to_enhancing_ratio"] for t in tps)
-        return inside >= 0.8 and ratio < 10, f"enh inside 95% >= {inside:.2f}, edema/enh <= {ratio:.1f}"
+        ratio = max(t["edema_to_t1_lesion_ratio"] for t in tps)   # Leeman: edema / whole T1c lesion
+        return inside >= 0.8 and ratio < 10, f"enh inside 95% >= {inside:.2f}, Leeman edema/lesion <= {ratio:.1f}"
     if sc == "distant":
         inside = max(t["pattern_measures"]["enhancing_inside_rx50"] for t in tps)
         return inside == 0.0, f"new lesion inside 50% iso: {inside:.2f}"

@@ -520,7 +520,13 @@ def _enclosed_dark_core(ctx: _Ctx, enh: np.ndarray) -> np.ndarray:
         if not core.any() or float(dist[core].min()) > touch:
             continue
         surface = core & ~ndi.binary_erosion(core, structure=np.ones((3, 3, 3), bool))
-        if float(np.mean(dist[surface] <= ctx.params["rim_search_mm"])) >= ctx.params["core_enclosure_min"]:
+        if total.any():
+            # a further bubble is walled in by enhancement (rim and septa) almost all round; dark tissue
+            # in a concavity of the lesion (sulcal CSF, grey matter in edema) is open on one side
+            ok = float(np.mean(dist[surface] <= touch)) >= ctx.params["extra_core_wall_min"]
+        else:
+            ok = float(np.mean(dist[surface] <= ctx.params["rim_search_mm"])) >= ctx.params["core_enclosure_min"]
+        if ok:
             total |= core
     return total
 
