@@ -289,7 +289,8 @@ def section_dicompyler_models(rd, ss) -> None:
         if tps is None or not r.contours:
             continue
         m = contour_model(r, end_cap=False)
-        pts, w = morph_points(m, spacing_mm=0.5 if r.name != "BODY" else 2.0)
+        # pitch: 0.5 mm, coarser for large ROIs (≤ ~300 k points; the inside-BODY test is costly)
+        pts, w = morph_points(m, spacing_mm=max(0.5, (model_volume_cc(m) * 1000 / 3e5) ** (1 / 3)))
         w = w * model_volume_cc(m) / w.sum()
         d, _ = sample_dose(rd.image, pts)
         ins = body.inside(pts) if r.name != "BODY" else np.ones(len(w), bool)
