@@ -138,3 +138,24 @@ def test_tv_is_a_union_of_overlapping_targets():
     lens = np.pi * (4 * r + d) * (2 * r - d) ** 2 / 12 / 1000
     assert pm["tv_cc"] == pytest.approx(single["PTV_a"] + single["PTV_b"] - lens, rel=0.005)
     assert any("several targets" in n for n in pm["notes"])
+
+
+def test_conformity_against_phantom_truth():
+    """Phantom plan (necrosis seed 0, 2 mm): TV, RTOG CI and GI against the generator's truth.
+    (The phantom dose is built from the voxelised PTV, so its voxel-count Paddick CI favours the
+    voxel mask; the contour-based Paddick CI is compared loosely.)"""
+    from radnec.ingest.rtstruct import ROI, Contour, StructureSet
+    from radnec.phantom.generate import build_case
+
+    case = build_case("necrosis", 0, months=[3], voxel_mm=2.0)
+    kinds = {"PTV": "PTV", "GTV": "GTV"}
+    rois = [ROI(number=i + 1, name=n, type=kinds.get(n, "ORGAN"), color=None, contours=[Contour(p, "CLOSED_PLANAR") for p in cs])
+            for i, (n, cs) in enumerate(case.contours.items())]
+    ss = StructureSet(rois=rois, frame_of_reference_uid="1.2", referenced_series_uid=None, sop_instance_uid="1.3")
+    pm = plan_metrics(case.dose, ss, None, prescription_gy=case.prescription_gy)
+    truth = case.metrics
+    assert pm["tv_rois"] == ["PTV"]
+    assert pm["tv_cc"] == pytest.approx(truth.tv_cc, rel=0.01)
+    assert pm["ci_rtog"] == pytest.approx(truth.ci_rtog, rel=0.01)
+    assert pm["gi_paddick"] == pytest.approx(truth.gi, rel=1e-6)
+    assert pm["ci_paddick"] == pytest.approx(truth.ci_paddick, rel=0.06)
