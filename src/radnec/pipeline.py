@@ -59,10 +59,11 @@ FIGURE_SPACING_MM = 1.0
 #: lesion + oedema masked out of the metric, the library default (near-lesion TRE p95 <= 1 mm on
 #: benchmarks/bench_fusion.py vs 2.4 mm for demons; see docs/fusion.md). "demons" needs no itk.
 DEFORMABLE_ENGINE = "elastix"
-#: Engine options used by analyze: the library defaults of the chosen engine. (For "demons", the
-#: previous setting {"shrink_factors": (4, 2), "iterations": (60, 40)} stops the pyramid at half
-#: resolution: -30 % time, +0.06 mm TRE on the demo case.)
-DEFORMABLE_OPTIONS: dict[str, Any] = {}
+#: Engine options used by analyze, per engine. elastix: the library defaults (demo case, 2 follow-ups,
+#: load ~7 on 2 cores: analyze 75 s wall / 55 CPU-s, of which deformable 38 s incl. ~15 s itk module
+#: load; peak RSS 2.0 GB). demons: the pyramid stops at half resolution (the field is kept on a 2 mm
+#: grid anyway): -30 % time, +0.06 mm TRE on the demo case.
+DEFORMABLE_OPTIONS: dict[str, dict[str, Any]] = {"elastix": {}, "demons": {"shrink_factors": (4, 2), "iterations": (60, 40)}}
 #: DoseSummationType values that mean "the whole plan's dose".
 PLAN_DOSE_SUMMATION_TYPES = ("PLAN", "MULTI_PLAN")
 #: Bin width (Gy) of the lesion DVH stored in analysis.json.
@@ -462,7 +463,7 @@ def _fuse_deformable(ctx: _Context, warnings: list[str]) -> None:
                 fixed_lesion_mask=fixed_mask,
                 lesion_center_lps=centre,
                 deformable=True,
-                deformable_options=DEFORMABLE_OPTIONS,
+                deformable_options=DEFORMABLE_OPTIONS[DEFORMABLE_ENGINE],
                 engine=DEFORMABLE_ENGINE,
             )
             # The rigid part was registered here (not read from a DICOM REG): say so.
