@@ -73,3 +73,42 @@ def test_overlay_png_is_written(tmp_path, rigid_pair, rigid_result) -> None:
     )
     data = path.read_bytes()
     assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 10_000
+
+
+def _compression_field(ref: sitk.Image, centre: np.ndarray, *, radius_mm: float, strength: float) -> sitk.DisplacementFieldTransform:
+    """A smooth displacement pulling points towards ``centre`` inside ``radius_mm``: the local volume
+    ratio drops to about ``1 - strength`` at the centre (no folding for strength < 1)."""
+    from radnec.geometry import physical_points
+
+    idx = np.argwhere(np.ones(ref.GetSize()[::-1], dtype=bool))
+    pts = physical_points(ref, idx)
+    d = pts - centre
+    r = np.linalg.norm(d, axis=1)
+    w = np.exp(-(r / radius_mm) ** 2)
+    u = -(strength / 3.0) * d * w[:, None]
+    img = sitk.GetImageFromArray(u.reshape(ref.GetSize()[::-1] + (3,)), isVector=True)
+    img.CopyInformation(ref)
+    return sitk.DisplacementFieldTransform(img)
+
+
+def test_jacobian_range_is_judged_away_from_the_lesion(rigid_pair) -> None:
+    ref = rigid_pair.planning
+    centre = np.asarray(rigid_pair.lesion_center_lps)
+    d = _compression_field(ref, centre, radius_mm=35.0, strength=0.95)
+    raw = quality.jacobian_stats(d, fixed=ref)
+    assert raw["folded_fraction"] == 0.0
+    assert raw["jacobian_min"] < 0.5 and raw["jacobian_low"] < 0.5  # compression over > 1 % of the head
+    # the same compression confined to (the 5 mm margin around) a lesion mask is not judged
+    from radnec.geometry import physical_points
+
+    idx = np.argwhere(np.ones(ref.GetSize()[::-1], dtype=bool))
+    inside = np.linalg.norm(physical_points(ref, idx) - centre, axis=1) <= 30.0
+    mask = sitk.GetImageFromArray(inside.reshape(ref.GetSize()[::-1]).astype(np.uint8))
+    mask.CopyInformation(ref)
+    masked = quality.jacobian_stats(d, fixed=ref, fixed_exclude=mask)
+    assert masked["jacobian_low"] >= 0.5, masked
+    assert masked["jacobian_min"] == raw["jacobian_min"]  # the raw minimum is still reported
+    q = quality.assess(ref, ref, transform=d, initial_transform=sitk.Euler3DTransform(), deformation=d)
+    assert any("volume change" in c for c in q["failed_checks"]), q["failed_checks"]
+    q = quality.assess(ref, ref, transform=d, initial_transform=sitk.Euler3DTransform(), deformation=d, fixed_exclude=mask)
+    assert not any("volume change" in c for c in q["failed_checks"]), q["failed_checks"]
