@@ -43,13 +43,6 @@ log = logging.getLogger(__name__)
 DEFAULT_THREADS = 2
 
 
-def available() -> bool:
-    """True when ``itk-elastix`` can be imported (without importing it)."""
-    import importlib.util
-
-    return importlib.util.find_spec("itk") is not None and importlib.util.find_spec("itk.elxParameterObjectPython") is not None
-
-
 def _itk():  # noqa: ANN202
     try:
         import itk
@@ -295,7 +288,7 @@ def register_deformable_elastix(
     return sitk.DisplacementFieldTransform(out)
 
 
-__all__ = ["DEFAULT_THREADS", "available", "parameter_map", "register_deformable_elastix"]
+__all__ = ["DEFAULT_THREADS", "parameter_map", "register_deformable_elastix"]
 
 
 def _bspline_from_elastix(params) -> sitk.BSplineTransform:  # noqa: ANN001
