@@ -10,7 +10,7 @@ from radnec.dose.plan_metrics import plan_metrics
 from radnec.errors import MissingReferenceError
 from radnec.ingest.rtstruct import contour_model, read_rtstruct, roi_fraction
 
-from .synthetic import dose_cloud, points
+from .synthetic import dose_cloud
 
 
 @pytest.fixture(scope="module")
