@@ -283,7 +283,6 @@ def _segment_in_roi(
             if _rim_coverage(ctx, core, rim) < ctx.params["core_enclosure_min"]:
                 rim |= _whole_enhancement(ctx, rim)
                 core |= _enclosed_dark_core(ctx, rim)
-        core = _within_hull(core, rim, ctx.spacing_zyx)
         part = core | rim
         dark = arr <= normal.median - params["seed_min_sd"] * normal.sd
         part = _fill_holes(ndi.binary_closing(part, structure=closing, border_value=0) | part, dark=dark)
@@ -419,9 +418,11 @@ def _refine_outer_boundary(ctx: _Ctx, lesion: np.ndarray, enh: np.ndarray) -> tu
 
 
 def _within_hull(core: np.ndarray, rim: np.ndarray, spacing_zyx: np.ndarray) -> np.ndarray:
-    """The part of a dark core inside the convex hull of its enhancement (dilated by one voxel for the
-    partial-volume edge). A necrotic core lies within its rim, even an open one; dark CSF in a sulcus or
-    ventricle touching the lesion from outside, reached by the dark region growing, does not."""
+    """The part of a dark mask inside the convex hull of an enhancement (dilated by one voxel for the
+    partial-volume edge): where the seeds of a lesion's cores are looked for. A necrotic core lies within
+    its rim, even an open one; dark CSF in a sulcus or ventricle next to the lesion does not. (Cutting the
+    grown cores themselves at the hull cost BraTS-MET-00110 Dice 0.89 -> 0.83: its rim is only partly
+    found, so its core extends beyond the hull of the enhancement found.)"""
     if not core.any() or rim.sum() < 4:
         return core
     from scipy.spatial import ConvexHull, Delaunay, QhullError
