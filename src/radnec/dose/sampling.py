@@ -98,58 +98,9 @@ def signed_distance(polygons: list[np.ndarray], us: np.ndarray, vs: np.ndarray) 
     return sd
 
 
-#: Candidate families for the cross-section area between contour planes: a cubic spline is
-#: fitted to g(A) and inverted. ``A`` is exact for spheres, cones and cylinders along the plane
-#: normal (A polynomial of degree ≤ 2); ``A²`` is exact for a cylinder lying in the planes (its
-#: area grows like the square root of the distance from the tangent plane). The family is chosen
-#: per run of planes by leave-one-out cross-validation on the plane areas (ties: ``A``).
-AREA_FAMILIES = ("A", "A^2")
-#: A family must beat ``A`` by this relative margin of the cross-validation error to be chosen.
-FAMILY_MARGIN = 0.5
-
-
-def _family_spline(hs: np.ndarray, areas: np.ndarray, family: str):
-    from scipy.interpolate import CubicSpline
-
-    g = areas if family == "A" else areas**2
-    if len(hs) >= 3:
-        sp = CubicSpline(hs, g)
-    else:
-        sp = lambda w: np.interp(w, hs, g)  # noqa: E731
-    if family == "A":
-        return lambda w: np.clip(sp(w), 0.0, None)
-    return lambda w: np.sqrt(np.clip(sp(w), 0.0, None))
-
-
-def _loo_error(hs: np.ndarray, areas: np.ndarray, family: str) -> float:
-    err = 0.0
-    for i in range(1, len(hs) - 1):
-        keep = np.arange(len(hs)) != i
-        pred = float(_family_spline(hs[keep], areas[keep], family)(hs[i]))
-        err += (pred - areas[i]) ** 2
-    return err
-
-
-def area_profiles(model) -> list[tuple[tuple[int, int], str, object]]:
-    """Per run of contour planes: ``((start, stop), family, A(w))`` — the interpolated
-    cross-section area (mm²) as a function of the position ``w`` (mm along the normal) between
-    the run's extreme planes (see :data:`AREA_FAMILIES`)."""
-    areas = model.areas_mm2()
-    out = []
-    for a_, b_ in model.runs or [(0, len(model.slabs))]:
-        hs = np.array([s.h for s in model.slabs[a_:b_]])
-        ar = areas[a_:b_]
-        family = "A"
-        if model.area_interpolation and len(hs) >= 5:
-            errs = {f: _loo_error(hs, ar, f) for f in AREA_FAMILIES}
-            best = min(errs, key=errs.get)
-            if best != "A" and errs[best] < FAMILY_MARGIN * errs["A"]:
-                family = best
-        if not model.area_interpolation:
-            out.append(((a_, b_), "stair-step", None))
-        else:
-            out.append(((a_, b_), family, _family_spline(hs, ar, family)))
-    return out
+# The area families and their per-run choice live with the contour model (ingest), so contour
+# volumes, rasterised fractions and the DVH engine share one interpolation.
+from radnec.ingest.rtstruct import AREA_FAMILIES, FAMILY_MARGIN, area_profiles  # noqa: E402,F401
 
 
 def model_volume_cc(model, profiles=None) -> float:

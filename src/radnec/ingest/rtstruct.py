@@ -253,6 +253,61 @@ class Slab:
         return self.hi - self.lo
 
 
+#: Candidate families for the cross-section area between contour planes: a cubic spline is
+#: fitted to g(A) and inverted. ``A`` is exact for spheres, cones and cylinders along the plane
+#: normal (A polynomial of degree ≤ 2); ``A²`` is exact for a cylinder lying in the planes (its
+#: area grows like the square root of the distance from the tangent plane). The family is chosen
+#: per run of planes by leave-one-out cross-validation on the plane areas (ties: ``A``).
+AREA_FAMILIES = ("A", "A^2")
+#: A family must beat ``A`` by this relative margin of the cross-validation error to be chosen.
+FAMILY_MARGIN = 0.5
+
+
+def _family_spline(hs: np.ndarray, areas: np.ndarray, family: str):
+    from scipy.interpolate import CubicSpline
+
+    g = areas if family == "A" else areas**2
+    if len(hs) >= 3:
+        sp = CubicSpline(hs, g)
+    else:
+        sp = lambda w: np.interp(w, hs, g)  # noqa: E731
+    if family == "A":
+        return lambda w: np.clip(sp(w), 0.0, None)
+    return lambda w: np.sqrt(np.clip(sp(w), 0.0, None))
+
+
+def _loo_error(hs: np.ndarray, areas: np.ndarray, family: str) -> float:
+    err = 0.0
+    for i in range(1, len(hs) - 1):
+        keep = np.arange(len(hs)) != i
+        pred = float(_family_spline(hs[keep], areas[keep], family)(hs[i]))
+        err += (pred - areas[i]) ** 2
+    return err
+
+
+def area_profiles(model: ContourModel) -> list[tuple[tuple[int, int], str, object]]:
+    """Per run of contour planes: ``((start, stop), family, A(w))`` — the interpolated
+    cross-section area (mm²) as a function of the position ``w`` (mm along the normal) between
+    the run's extreme planes (see :data:`AREA_FAMILIES`)."""
+    areas = model.areas_mm2()
+    out = []
+    for a_, b_ in model.runs or [(0, len(model.slabs))]:
+        hs = np.array([s.h for s in model.slabs[a_:b_]])
+        ar = areas[a_:b_]
+        family = "A"
+        if model.area_interpolation and len(hs) >= 5:
+            errs = {f: _loo_error(hs, ar, f) for f in AREA_FAMILIES}
+            best = min(errs, key=errs.get)
+            if best != "A" and errs[best] < FAMILY_MARGIN * errs["A"]:
+                family = best
+        if not model.area_interpolation:
+            out.append(((a_, b_), "stair-step", None))
+        else:
+            out.append(((a_, b_), family, _family_spline(hs, ar, family)))
+    return out
+
+
+
 @dataclass(frozen=True)
 class ContourModel:
     """An ROI's contours as slabs in a plane-aligned frame.
@@ -281,9 +336,10 @@ class ContourModel:
         """Interpolated cross-section area ÷ plane-k area at positions ``w`` (mm along the normal)
         inside slab ``k``.
 
-        Between the planes of a run the cross-section area is a not-a-knot cubic spline through
-        the plane areas (exact for spheres, cones and cylinders, whose areas are polynomials of
-        degree ≤ 2 along the axis); beyond the extreme planes (end-caps) the extreme contour is
+        Between the planes of a run the cross-section area follows :func:`area_profiles` (a
+        not-a-knot cubic spline through the plane areas, or through their squares when leave-one-out
+        cross-validation on the run's own areas prefers it: exact for spheres, cones and upright
+        cylinders, and for cylinders lying in the planes respectively); beyond the extreme planes (end-caps) the extreme contour is
         extruded (factor 1). Negative spline values are clipped to 0. The in-plane shape of
         slab ``k`` is kept; only its weight changes, which is what volumes and DVHs need.
         """
@@ -298,14 +354,19 @@ class ContourModel:
         areas = self.areas_mm2() if areas is None else areas
         if areas[k] <= 0:
             return out
-        from scipy.interpolate import CubicSpline
-
+        f = next(f for (ra, rb), _, f in self.profiles() if (ra, rb) == (a_, b_))
         hs = np.array([sl.h for sl in self.slabs[a_:b_]])
-        spline = CubicSpline(hs, areas[a_:b_]) if b_ - a_ >= 3 else None
         inner = (w >= hs[0]) & (w <= hs[-1])
-        vals = spline(w[inner]) if spline is not None else np.interp(w[inner], hs, areas[a_:b_])
-        out[inner] = np.clip(vals, 0.0, None) / areas[k]
+        out[inner] = f(w[inner]) / areas[k]
         return out
+
+    def profiles(self) -> list:
+        """:func:`area_profiles` of this model, computed once."""
+        cached = self.__dict__.get("_profiles")
+        if cached is None:
+            cached = area_profiles(self)
+            object.__setattr__(self, "_profiles", cached)
+        return cached
 
     def to_lps(self, uvw: np.ndarray) -> np.ndarray:
         uvw = np.asarray(uvw, dtype=float).reshape(-1, 3)
