@@ -78,7 +78,7 @@ def run_case(scenario: str, seed: int, voxel_mm: float, tmp: Path) -> dict:
         "t1_cc": got_cc,
         "true_t1_cc": true_cc,
         "edema_ratio": ratio,
-        "true_edema_ratio": latest_true.get("edema_to_enhancing_ratio"),
+        "true_edema_ratio": latest_true.get("edema_to_t1_lesion_ratio"),  # Leeman 2013: edema / whole T1c lesion
         "p_tp": lesion.evidence["posterior_tp"] if lesion.evidence else None,
         "poor_registration": any(r.poor_quality for r in result.registration.timepoints),
         "wall_s": wall,

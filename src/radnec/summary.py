@@ -28,7 +28,7 @@ def print_summary(analysis: Analysis, console: Any, *, out_dir: Path | None = No
         )
     for lesion in analysis.lesions:
         table = Table(title=f"{lesion.name}", show_lines=False)
-        for col in ("date", "days", "enhancing cm³", "necrotic cm³", "edema cm³", "LD mm", "edema/enh", "pattern", "RANO-BM"):
+        for col in ("date", "days", "enhancing cm³", "necrotic cm³", "edema cm³", "LD mm", "edema/T1c", "pattern", "RANO-BM"):
             table.add_column(col)
         for tp in lesion.timepoints:
             table.add_row(
