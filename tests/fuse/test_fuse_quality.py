@@ -24,6 +24,21 @@ def test_wrong_initialisation_is_flagged(rigid_pair, rigid_result) -> None:
     assert good["foreground_dice"] > q["foreground_dice"]
 
 
+def test_similarity_tolerance_separates_noise_from_a_worse_alignment(rigid_pair, rigid_result) -> None:
+    tol = thresholds()["similarity"]["min_nmi_gain"]["value"]
+    assert tol < 0
+    shifted = sitk.Euler3DTransform(rigid_result.rigid)
+    shifted.SetTranslation(tuple(np.asarray(shifted.GetTranslation()) + (0.3, 0.0, 0.0)))  # sub-voxel
+    # the correct result scores marginally below a start 0.3 mm away (interpolation noise of NMI)
+    small = quality.assess(rigid_pair.planning, rigid_pair.followup, transform=rigid_result.rigid, initial_transform=shifted)
+    assert tol < small["nmi_after"] - small["nmi_before"] < 0.0
+    assert not any("similarity got worse" in c for c in small["failed_checks"])
+    far = sitk.Euler3DTransform(rigid_result.rigid)
+    far.SetTranslation(tuple(np.asarray(far.GetTranslation()) + (8.0, 0.0, 0.0)))
+    big = quality.assess(rigid_pair.planning, rigid_pair.followup, transform=far, initial_transform=rigid_result.rigid)
+    assert any("similarity got worse" in c for c in big["failed_checks"])
+
+
 def test_folding_deformation_is_flagged(rigid_pair) -> None:
     ref = rigid_pair.planning
     field = np.zeros(ref.GetSize()[::-1] + (3,))
