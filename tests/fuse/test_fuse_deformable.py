@@ -91,3 +91,22 @@ def test_rigid_only_when_no_lesion_is_given(mass_effect_pair) -> None:
     res = fuse(p.planning, p.followup, rigid_options={"level_spacings_mm": (5.0,)})
     assert res.deformation is None and res.method == "registered-rigid"
     assert any("deformable refinement skipped" in w for w in res.warnings)
+
+
+def test_large_masked_region_is_filled_without_folding() -> None:
+    """A hemisphere-scale oedema hole: the fill must continue the surrounding displacement (a
+    linear field is harmonic, so it is reproduced exactly) instead of decaying towards zero and
+    folding the field at the hole's edge."""
+    from radnec.fuse.deformable import _inpaint_field
+
+    shape = (40, 40, 40)
+    zz, yy, xx = np.meshgrid(*[np.arange(n) * 2.0 for n in shape], indexing="ij")
+    field = np.stack([0.05 * xx + 1.0, 0.03 * yy, -0.02 * zz + 4.0], axis=-1)  # mm, smooth, no folding
+    hole = (zz - 40) ** 2 + (yy - 40) ** 2 + (xx - 40) ** 2 < 30.0**2  # radius 30 mm
+    holed = field.copy()
+    holed[hole] = 0.0
+    filled = _inpaint_field(holed, hole, (2.0, 2.0, 2.0), sigma_mm=3.0)
+    assert np.max(np.abs(filled - field)) < 1e-4
+    img = sitk.GetImageFromArray(filled, isVector=True)
+    img.SetSpacing((2.0, 2.0, 2.0))
+    assert sitk.GetArrayFromImage(sitk.DisplacementFieldJacobianDeterminant(img)).min() > 0
