@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import SimpleITK as sitk
 
 from radnec.fuse import quality
@@ -127,3 +128,24 @@ def test_jacobian_range_is_judged_away_from_the_lesion(rigid_pair) -> None:
     assert any("volume change" in c for c in q["failed_checks"]), q["failed_checks"]
     q = quality.assess(ref, ref, transform=d, initial_transform=sitk.Euler3DTransform(), deformation=d, fixed_exclude=mask)
     assert not any("volume change" in c for c in q["failed_checks"]), q["failed_checks"]
+
+
+def test_similarity_is_judged_outside_the_lesion_and_oedema(rigid_pair, rigid_result) -> None:
+    """New enhancement/oedema changes the image content: NMI is compared outside those masks."""
+    follow = rigid_pair.followup
+    arr = sitk.GetArrayFromImage(follow).astype(np.float32)
+    zz, yy, xx = np.indices(arr.shape)
+    c = np.array(arr.shape) // 2
+    blob = (zz - c[0]) ** 2 + (yy - c[1]) ** 2 + (xx - c[2]) ** 2 < 12**2
+    arr[blob] = arr.max()  # a large, bright new "lesion"
+    changed = sitk.GetImageFromArray(arr)
+    changed.CopyInformation(follow)
+    lesion = sitk.GetImageFromArray(blob.astype(np.uint8))
+    lesion.CopyInformation(follow)
+    t = rigid_result.rigid
+    plain = quality.assess(rigid_pair.planning, follow, transform=t, initial_transform=t)
+    unmasked = quality.assess(rigid_pair.planning, changed, transform=t, initial_transform=t)
+    masked = quality.assess(rigid_pair.planning, changed, transform=t, initial_transform=t, moving_exclude=lesion)
+    assert unmasked["nmi_after"] < plain["nmi_after"] - 0.005  # the change is visible to a whole-image NMI
+    assert masked["nmi_after"] > unmasked["nmi_after"]
+    assert masked["overlap_fraction"] == pytest.approx(unmasked["overlap_fraction"])

@@ -29,6 +29,27 @@ def _valid_region(moving: sitk.Image, reference: sitk.Image, transform: sitk.Tra
     return sitk.GetArrayFromImage(sitk.Resample(ones, reference, transform, sitk.sitkNearestNeighbor, 0, sitk.sitkUInt8)) > 0
 
 
+def _outside_exclusions(
+    fixed: sitk.Image,
+    transform: sitk.Transform,
+    fixed_exclude: sitk.Image | None,
+    moving_exclude: sitk.Image | None,
+) -> sitk.Image | None:
+    """UInt8 mask on the fixed grid: 1 outside the planning lesion and the follow-up lesion + oedema
+    (mapped through ``transform``); None when neither is given."""
+    if fixed_exclude is None and moving_exclude is None:
+        return None
+    out = np.zeros(fixed.GetSize()[::-1], dtype=bool)
+    for mask, tfm in ((fixed_exclude, sitk.Transform()), (moving_exclude, transform)):
+        if mask is None:
+            continue
+        m = sitk.Cast(mask > 0, sitk.sitkUInt8)
+        out |= sitk.GetArrayFromImage(sitk.Resample(m, fixed, tfm, sitk.sitkNearestNeighbor, 0, sitk.sitkUInt8)) > 0
+    keep = sitk.GetImageFromArray((~out).astype(np.uint8))
+    keep.CopyInformation(fixed)
+    return keep
+
+
 def similarity(
     fixed: sitk.Image,
     moving: sitk.Image,
@@ -208,8 +229,13 @@ def assess(
         Metrics, ``poor_quality`` (bool), ``failed_checks`` (list of sentences) and
         ``thresholds`` (the values used, with their sources in the YAML file).
     """
-    before = similarity(fixed, moving, initial_transform)
-    after = similarity(fixed, moving, transform)
+    # Similarity is judged where the registration could match: outside the lesion + oedema of
+    # either time point (their content changed between the scans), the same region before and after.
+    keep = _outside_exclusions(fixed, transform, fixed_exclude, moving_exclude)
+    before = similarity(fixed, moving, initial_transform, mask=keep)
+    after = similarity(fixed, moving, transform, mask=keep)
+    if keep is not None:
+        after["overlap_fraction"] = similarity(fixed, moving, transform)["overlap_fraction"]
     dice = foreground_dice(fixed, moving, transform)
     jac = jacobian_stats(
         deformation, fixed=fixed, transform=transform, fixed_exclude=fixed_exclude, moving_exclude=moving_exclude
