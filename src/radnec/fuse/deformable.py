@@ -192,6 +192,44 @@ def _inpaint_field(field: np.ndarray, hole: np.ndarray, spacing_zyx: tuple[float
     return out
 
 
+def _box_and_holes(
+    fixed: sitk.Image,
+    moving: sitk.Image,
+    *,
+    rigid: sitk.Transform,
+    center_lps: np.ndarray,
+    fixed_exclude: sitk.Image | None,
+    moving_exclude: sitk.Image | None,
+    margin_mm: float,
+    taper_mm: float,
+    mask_margin_mm: float,
+) -> tuple[sitk.Image, sitk.Image, np.ndarray, np.ndarray, np.ndarray, float]:
+    """The working box of a deformable engine (planning grid) and what is excluded in it.
+
+    Returns ``(f_box, m_box, valid, f_hole, m_hole, radius_mm)``: the planning image cropped to the
+    box, the follow-up resampled into it through ``rigid``, where the follow-up has data, the
+    planning lesion and the follow-up lesion + oedema (both dilated by ``mask_margin_mm``) as
+    boolean arrays on the box grid, and the lesions' half-extent (mm). The box extends ``taper_mm``
+    beyond the refined region: registration and intensity normalisation are unreliable near a box
+    border, and that is where the field is tapered away.
+    """
+    radius = max(_extent_radius_mm(fixed_exclude), _extent_radius_mm(moving_exclude))
+    index, size = lesion_box(fixed, center_lps=center_lps, half_size_mm=radius + margin_mm + taper_mm)
+    f_box = sitk.RegionOfInterest(sitk.Cast(fixed, sitk.sitkFloat32), size, index)
+    m_box = sitk.Resample(sitk.Cast(moving, sitk.sitkFloat32), f_box, rigid, sitk.sitkLinear, 0.0, sitk.sitkFloat32)
+    valid = sitk.GetArrayFromImage(
+        sitk.Resample(_ones_like(moving), f_box, rigid, sitk.sitkNearestNeighbor, 0, sitk.sitkUInt8)
+    ) > 0
+    f_hole = np.zeros(f_box.GetSize()[::-1], dtype=bool)  # planning lesion, planning frame
+    m_hole = np.zeros_like(f_hole)  # follow-up lesion + oedema, follow-up frame (box grid via R)
+    for mask, tfm, hole in ((fixed_exclude, sitk.Transform(), f_hole), (moving_exclude, rigid, m_hole)):
+        if mask is not None:
+            hole |= sitk.GetArrayFromImage(
+                sitk.Resample(_dilate(mask, mask_margin_mm), f_box, tfm, sitk.sitkNearestNeighbor, 0, sitk.sitkUInt8)
+            ) > 0
+    return f_box, m_box, valid, f_hole, m_hole, radius
+
+
 def register_deformable(
     fixed: sitk.Image,
     moving: sitk.Image,
@@ -276,26 +314,10 @@ def register_deformable(
     check_image(moving, name="moving (follow-up) image")
     if len(iterations) != len(shrink_factors):
         raise ValueError("iterations and shrink_factors must have the same length")
-    radius = max(_extent_radius_mm(fixed_exclude), _extent_radius_mm(moving_exclude))
-    # The working box extends ``taper_mm`` beyond the refined region: demons and the intensity
-    # normalisation are unreliable near a box border, and that is where the field is tapered away.
-    index, size = lesion_box(fixed, center_lps=center_lps, half_size_mm=radius + margin_mm + taper_mm)
-    f_box = sitk.RegionOfInterest(sitk.Cast(fixed, sitk.sitkFloat32), size, index)
-    m_box = sitk.Resample(sitk.Cast(moving, sitk.sitkFloat32), f_box, rigid, sitk.sitkLinear, 0.0, sitk.sitkFloat32)
-    valid = sitk.GetArrayFromImage(
-        sitk.Resample(_ones_like(moving), f_box, rigid, sitk.sitkNearestNeighbor, 0, sitk.sitkUInt8)
-    ) > 0
-
-    f_hole = np.zeros(f_box.GetSize()[::-1], dtype=bool)  # planning lesion, planning frame
-    m_hole = np.zeros_like(f_hole)  # follow-up lesion + oedema, follow-up frame (box grid via R)
-    if fixed_exclude is not None:
-        f_hole |= sitk.GetArrayFromImage(
-            sitk.Resample(_dilate(fixed_exclude, mask_margin_mm), f_box, sitk.Transform(), sitk.sitkNearestNeighbor, 0, sitk.sitkUInt8)
-        ) > 0
-    if moving_exclude is not None:
-        m_hole |= sitk.GetArrayFromImage(
-            sitk.Resample(_dilate(moving_exclude, mask_margin_mm), f_box, rigid, sitk.sitkNearestNeighbor, 0, sitk.sitkUInt8)
-        ) > 0
+    f_box, m_box, valid, f_hole, m_hole, radius = _box_and_holes(
+        fixed, moving, rigid=rigid, center_lps=center_lps, fixed_exclude=fixed_exclude,
+        moving_exclude=moving_exclude, margin_mm=margin_mm, taper_mm=taper_mm, mask_margin_mm=mask_margin_mm,
+    )
 
     sp_zyx = f_box.GetSpacing()[::-1]
     fill_sigma = max(3.0, 0.5 * radius)

@@ -36,7 +36,7 @@ import SimpleITK as sitk
 
 from radnec.errors import RegistrationError
 from radnec.fuse.checks import check_image
-from radnec.fuse.deformable import _dilate, _extent_radius_mm, _inpaint_field, _normalise, _ones_like, _taper, lesion_box
+from radnec.fuse.deformable import _box_and_holes, _inpaint_field, _normalise, _taper
 from radnec.fuse.rigid import DEFAULT_SEED
 
 log = logging.getLogger(__name__)
@@ -195,23 +195,10 @@ def register_deformable_elastix(
     check_image(moving, name="moving (follow-up) image")
     itk = _itk()
     itk.MultiThreaderBase.SetGlobalDefaultNumberOfThreads(int(threads))
-    radius = max(_extent_radius_mm(fixed_exclude), _extent_radius_mm(moving_exclude))
-    index, size = lesion_box(fixed, center_lps=center_lps, half_size_mm=radius + margin_mm + taper_mm)
-    f_box = sitk.RegionOfInterest(sitk.Cast(fixed, sitk.sitkFloat32), size, index)
-    m_box = sitk.Resample(sitk.Cast(moving, sitk.sitkFloat32), f_box, rigid, sitk.sitkLinear, 0.0, sitk.sitkFloat32)
-    valid = sitk.GetArrayFromImage(
-        sitk.Resample(_ones_like(moving), f_box, rigid, sitk.sitkNearestNeighbor, 0, sitk.sitkUInt8)
-    ) > 0
-    f_hole = np.zeros(f_box.GetSize()[::-1], dtype=bool)
-    m_hole = np.zeros_like(f_hole)
-    if fixed_exclude is not None:
-        f_hole |= sitk.GetArrayFromImage(
-            sitk.Resample(_dilate(fixed_exclude, mask_margin_mm), f_box, sitk.Transform(), sitk.sitkNearestNeighbor, 0, sitk.sitkUInt8)
-        ) > 0
-    if moving_exclude is not None:
-        m_hole |= sitk.GetArrayFromImage(
-            sitk.Resample(_dilate(moving_exclude, mask_margin_mm), f_box, rigid, sitk.sitkNearestNeighbor, 0, sitk.sitkUInt8)
-        ) > 0
+    f_box, m_box, valid, f_hole, m_hole, radius = _box_and_holes(
+        fixed, moving, rigid=rigid, center_lps=center_lps, fixed_exclude=fixed_exclude,
+        moving_exclude=moving_exclude, margin_mm=margin_mm, taper_mm=taper_mm, mask_margin_mm=mask_margin_mm,
+    )
     fhead = sitk.GetArrayFromImage(sitk.OtsuThreshold(f_box, 0, 1, 128)) > 0
     mhead = sitk.GetArrayFromImage(sitk.OtsuThreshold(m_box, 0, 1, 128)) > 0
     if normalise:
