@@ -130,7 +130,7 @@ def morph_points(model, *, spacing_mm: float, seed: int = 0, profiles=None) -> t
     once; between two planes the sub-planes carry both planes' points weighted (1 − t) and t and
     scaled to the interpolated area), but with the area of :func:`area_profiles`.
     """
-    from radnec.ingest.rtstruct import _even_odd_area, _mpl_path
+    from radnec.ingest.rtstruct import plane_lattice_points
 
     rng = np.random.default_rng(seed)
     h = float(spacing_mm)
@@ -138,28 +138,7 @@ def morph_points(model, *, spacing_mm: float, seed: int = 0, profiles=None) -> t
         raise ValueError(f"spacing_mm must be positive, got {spacing_mm}")
     profiles = area_profiles(model) if profiles is None else profiles
     areas = model.areas_mm2()
-    planes2: list[np.ndarray] = []
-    cell: list[float] = []
-    for slab in model.slabs:
-        allp = np.vstack(slab.polygons)
-        u0 = np.floor(allp[:, 0].min() / h) * h
-        v0 = np.floor(allp[:, 1].min() / h) * h
-        us = np.arange(u0 + h / 2, allp[:, 0].max() + h, h)
-        vs = np.arange(v0 + h / 2, allp[:, 1].max() + h, h)
-        uu, vv = np.meshgrid(us, vs, indexing="ij")
-        p2 = np.column_stack([uu.ravel(), vv.ravel()])
-        p2 = p2 + rng.uniform(-h / 2, h / 2, size=p2.shape)
-        acc = np.zeros(len(p2), dtype=bool)
-        for poly in slab.polygons:
-            acc ^= _mpl_path(poly).contains_points(p2)
-        inside2 = p2[acc]
-        if inside2.size == 0:
-            area = _even_odd_area(slab.polygons)
-            planes2.append(allp.mean(axis=0, keepdims=True) if area > 0 else np.zeros((0, 2)))
-            cell.append(area)
-        else:
-            planes2.append(inside2)
-            cell.append(h * h)
+    planes2, cell = plane_lattice_points(model, h, rng)
     pts_all: list[np.ndarray] = []
     w_all: list[np.ndarray] = []
 

@@ -675,6 +675,42 @@ def roi_mask(
     return img
 
 
+def plane_lattice_points(
+    model: ContourModel, pitch_mm: float, rng: np.random.Generator, *, jitter: bool = True
+) -> tuple[list[np.ndarray], list[float]]:
+    """In-plane sample points (u, v in mm) of every slab of ``model`` and the area (mm²) each carries.
+
+    A lattice of pitch ``pitch_mm`` over each plane's contours (stratified: each point jittered
+    within its cell when ``jitter``), kept where the even-odd rule says inside. A contour smaller
+    than the pitch gets one point at its centroid carrying its exact area.
+    """
+    h = float(pitch_mm)
+    planes2: list[np.ndarray] = []
+    cell: list[float] = []
+    for slab in model.slabs:
+        allp = np.vstack(slab.polygons)
+        u0 = np.floor(allp[:, 0].min() / h) * h
+        v0 = np.floor(allp[:, 1].min() / h) * h
+        us = np.arange(u0 + h / 2, allp[:, 0].max() + h, h)
+        vs = np.arange(v0 + h / 2, allp[:, 1].max() + h, h)
+        uu, vv = np.meshgrid(us, vs, indexing="ij")
+        p2 = np.column_stack([uu.ravel(), vv.ravel()])
+        if jitter and len(p2):
+            p2 = p2 + rng.uniform(-h / 2, h / 2, size=p2.shape)
+        acc = np.zeros(len(p2), dtype=bool)
+        for poly in slab.polygons:
+            acc ^= _mpl_path(poly).contains_points(p2)
+        inside2 = p2[acc]
+        if inside2.size == 0:
+            area = _even_odd_area(slab.polygons)
+            planes2.append(allp.mean(axis=0, keepdims=True) if area > 0 else np.zeros((0, 2)))
+            cell.append(area)
+        else:
+            planes2.append(inside2)
+            cell.append(h * h)
+    return planes2, cell
+
+
 def roi_sample_points(
     roi: ROI | ContourModel,
     *,
@@ -711,30 +747,7 @@ def roi_sample_points(
     w_all: list[np.ndarray] = []
     areas = model.areas_mm2()
     # in-plane points of every plane (one test per plane)
-    planes2: list[np.ndarray] = []
-    cell: list[float] = []
-    for slab in model.slabs:
-        allp = np.vstack(slab.polygons)
-        u0 = (np.floor(allp[:, 0].min() / h)) * h
-        v0 = (np.floor(allp[:, 1].min() / h)) * h
-        us = np.arange(u0 + h / 2, allp[:, 0].max() + h, h)
-        vs = np.arange(v0 + h / 2, allp[:, 1].max() + h, h)
-        uu, vv = np.meshgrid(us, vs, indexing="ij")
-        p2 = np.column_stack([uu.ravel(), vv.ravel()])
-        if jitter and len(p2):
-            p2 = p2 + rng.uniform(-h / 2, h / 2, size=p2.shape)
-        acc = np.zeros(len(p2), dtype=bool)
-        for poly in slab.polygons:
-            acc ^= _mpl_path(poly).contains_points(p2)
-        inside2 = p2[acc]
-        if inside2.size == 0:
-            # Sub-pitch contour: one point at the polygon centroid carrying its exact area.
-            area = _even_odd_area(slab.polygons)
-            planes2.append(allp.mean(axis=0, keepdims=True) if area > 0 else np.zeros((0, 2)))
-            cell.append(area)
-        else:
-            planes2.append(inside2)
-            cell.append(h * h)
+    planes2, cell = plane_lattice_points(model, h, rng, jitter=jitter)
 
     def emit(k: int, w: np.ndarray, factor: np.ndarray, dz: float) -> None:
         if len(planes2[k]) == 0:
