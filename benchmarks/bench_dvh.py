@@ -243,43 +243,56 @@ def section_dicompyler_plan(use_dicompyler: bool) -> None:
                 dc[r.number] = (float(h.volume), float(h.mean))
             except Exception:
                 pass
-    print(f"\n{'ROI':16s} {'TPS vol':>9s} {'TPS mean':>8s} | {'radnec vol':>10s} {'dV%':>6s} {'mean':>7s} {'dM%':>6s} | "
-          f"{'no-endcap vol':>13s} {'dV%':>6s} {'mean':>7s} {'dM%':>6s} | {'dicompyler vol':>14s} {'dV%':>6s} {'dM%':>6s}")
+    print(f"\n{'ROI':16s} {'TPS V0':>9s} {'TPS V*':>9s} {'TPS mean':>8s} | {'radnec V':>9s} {'dV*%':>6s} {'V>=c':>9s} {'dV0%':>6s} "
+          f"{'mean':>7s} {'dM%':>6s} {'ok':>3s} | {'end-cap V':>9s} {'dV*%':>6s} | {'dicompyler V':>12s} {'dV*%':>6s} {'dM%':>6s}")
+    within = []
     for r in ss.rois:
         tps = rd.embedded_dvhs.get(r.number)
         try:
-            a = dvh(rd.image, r)
-            b = dvh(rd.image, r, end_cap=False)
+            a = dvh(rd.image, r, end_cap=False)  # Eclipse's volumes stop at the extreme contours
+            b = dvh(rd.image, r)
         except Exception as exc:
-            print(f"{r.name:16s} {'—':>9s} {'—':>8s} | {exc}")
+            print(f"{r.name:16s} {'—':>9s} {'—':>9s} {'—':>8s} | {exc}")
             continue
         if tps is None:
             print(f"{r.name:16s} (no TPS DVH) radnec {a.volume_cc:.3f} cc mean {a.dmean_gy:.4f}")
             continue
-        tv, tm = tps.total_volume, tps.dmean_gy
-        line = (f"{r.name:16s} {tv:9.3f} {tm:8.4f} | {a.volume_cc:10.3f} {pct(a.volume_cc, tv):+6.2f} {a.dmean_gy:7.4f} {pct(a.dmean_gy, tm):+6.2f} | "
-                f"{b.volume_cc:13.3f} {pct(b.volume_cc, tv):+6.2f} {b.dmean_gy:7.4f} {pct(b.dmean_gy, tm):+6.2f} |")
+        v0, vstar, tm = tps.total_volume, tps.volume_from_mean, tps.dmean_gy
+        vc = a.v_gy(tps.first_bin_centre_gy)
+        ok = abs(pct(a.volume_cc, vstar)) <= 1 and abs(pct(vc, v0)) <= 1 and abs(pct(a.dmean_gy, tm)) <= 1
+        within.append((r.name, ok))
+        line = (f"{r.name:16s} {v0:9.3f} {vstar:9.3f} {tm:8.4f} | {a.volume_cc:9.3f} {pct(a.volume_cc, vstar):+6.2f} {vc:9.3f} "
+                f"{pct(vc, v0):+6.2f} {a.dmean_gy:7.4f} {pct(a.dmean_gy, tm):+6.2f} {'yes' if ok else 'NO':>3s} | "
+                f"{b.volume_cc:9.3f} {pct(b.volume_cc, vstar):+6.2f} |")
         if r.number in dc:
-            line += f" {dc[r.number][0]:14.3f} {pct(dc[r.number][0], tv):+6.2f} {pct(dc[r.number][1], tm):+6.2f}"
+            line += f" {dc[r.number][0]:12.3f} {pct(dc[r.number][0], vstar):+6.2f} {pct(dc[r.number][1], tm):+6.2f}"
         print(line)
         if r.name == "Heart":
-            ok = abs(pct(a.volume_cc, 440.23)) <= 0.5 and abs(pct(a.dmean_gy, 0.6475)) <= 0.5
-            print(f"{'':16s} Heart vs dicompyler-core reference 440.23 cc / 0.6475 Gy: {pct(a.volume_cc, 440.23):+.2f} % / "
-                  f"{pct(a.dmean_gy, 0.6475):+.2f} % [{check(ok, 'Heart 440.23 cc / 0.6475 Gy ±0.5 %')}]")
-    print("(TPS = Eclipse DVH embedded in the RTDOSE, its dose axis converted from % of 14 Gy to Gy.)")
+            ok = abs(pct(b.volume_cc, 440.23)) <= 0.5 and abs(pct(b.dmean_gy, 0.6475)) <= 0.5
+            print(f"{'':16s} Heart (end-caps) vs dicompyler-core reference 440.23 cc / 0.6475 Gy: {pct(b.volume_cc, 440.23):+.2f} % / "
+                  f"{pct(b.dmean_gy, 0.6475):+.2f} % [{check(ok, 'Heart 440.23 cc / 0.6475 Gy ±0.5 %')}]")
+    n_ok = sum(ok for _, ok in within)
+    print(f"\nROIs within 1 % of the TPS (volume V*, V0 at the first bin centre, mean): {n_ok}/{len(within)}"
+          f" [{check(n_ok == len(within), 'every ROI within 1 % of the TPS')}]"
+          + ("" if n_ok == len(within) else f"; not: {', '.join(n for n, ok in within if not ok)}"))
+    print("V0 = the TPS curve's first value, the volume at >= its first bin centre (5 mGy); V* = the whole structure\n"
+          "implied by the TPS's own curve integral and stated mean (EmbeddedDVH.volume_from_mean); V>=c = radnec's\n"
+          "volume at >= that bin centre. radnec columns without end-caps (Eclipse stops at the extreme contours).")
+    print("(TPS = Eclipse DVH embedded in the RTDOSE: its bins are Gy, its min/max/mean % of 14 Gy, both labelled GY.)")
     section_dicompyler_models(rd, ss)
 
 
 def section_dicompyler_models(rd, ss) -> None:
-    """Why do BODY, Borders and Scar differ from Eclipse? Other volume models side by side: the
-    TPS convention (no end-caps), the part inside BODY (a TPS computes dose inside the body
-    outline only), dose-grid voxels whose centre is inside (a voxel DVH on the 2.5 × 2.5 × 3 mm
-    grid), and the stair-step slab model."""
+    """Why do Borders and Scar differ from Eclipse? Other volume models side by side: the TPS
+    convention (no end-caps), the part inside BODY (a TPS computes dose inside the body outline
+    only), dose-grid voxels whose centre is inside (a voxel DVH on the 2.5 × 2.5 × 3 mm grid), and
+    the stair-step slab model. None gives Eclipse's 0.343 cm³ (Scar) and 0.745 cm³ (Borders), whose
+    curves are self-consistent (V* = V0 within 0.2 %)."""
     from radnec.dose.dvh import sample_dose
     from radnec.dose.sampling import model_volume_cc, morph_points
     from radnec.ingest.rtstruct import contour_model, roi_mask
 
-    print("\nOther volume models (cm³ / mean Gy) vs the TPS, no end-caps (the TPS convention):")
+    print("\nOther volume models (cm³ / mean Gy) vs the TPS (V*), no end-caps (the TPS convention):")
     print(f"{'ROI':16s} {'TPS':>15s} | {'radnec':>15s} | {'inside BODY':>15s} | {'grid centre-in':>15s} | {'stair-step':>10s}")
     body = contour_model(ss.roi("BODY"), end_cap=False)
     arr = sitk.GetArrayFromImage(rd.image)
@@ -296,7 +309,7 @@ def section_dicompyler_models(rd, ss) -> None:
         ins = body.inside(pts) if r.name != "BODY" else np.ones(len(w), bool)
         cm = sitk.GetArrayFromImage(roi_mask(r, rd.image, end_cap=False)).astype(bool)
         stair = contour_model(r, end_cap=False, area_interpolation=False).volume_cc()
-        print(f"{r.name:16s} {tps.total_volume:8.3f}/{tps.dmean_gy:6.3f} | {w.sum():8.3f}/{np.dot(d, w) / w.sum():6.3f} | "
+        print(f"{r.name:16s} {tps.volume_from_mean:8.3f}/{tps.dmean_gy:6.3f} | {w.sum():8.3f}/{np.dot(d, w) / w.sum():6.3f} | "
               f"{w[ins].sum():8.3f}/{np.dot(d[ins], w[ins]) / max(w[ins].sum(), 1e-12):6.3f} | "
               f"{cm.sum() * vox:8.3f}/{arr[cm].mean():6.3f} | {stair:10.3f}")
 

@@ -56,6 +56,26 @@ def test_dicompyler_plan_heart_and_tps(data_dir):
     assert bed.dmean_gy == pytest.approx(rd.embedded_dvhs[9].dmean_gy, rel=0.01)
 
 
+@pytest.mark.parametrize("name,number", [("Heart", 5), ("Tumor Bed", 9)])
+def test_tps_cumulative_values_sit_at_bin_centres(data_dir, name, number):
+    """The Eclipse curve's V[i] is the volume at >= the bin centre (i + 1/2) x 0.01 Gy: radnec's
+    relative cumulative DVH read there agrees within 0.5 % of the volume at every bin, while read at
+    the lower or upper edges it is off by > 1.5 % somewhere (Heart 3.5/4.0 %, Tumor Bed 1.9/2.2 %)."""
+    rd = read_rtdose(data_dir / "rt-dicompyler" / "rtdose.dcm", prescription_gy=14.0)
+    ss = read_rtstruct(data_dir / "rt-dicompyler" / "rtss.dcm")
+    tps = rd.embedded_dvhs[number]
+    h = dvh(rd.image, ss.roi(name), end_cap=False)
+    width = np.diff(np.concatenate([[0.0], tps.dose_gy]))
+    rel = tps.volume / tps.total_volume
+
+    def worst(doses):
+        return max(abs(h.v_gy(float(d)) / h.volume_cc - r) for d, r in zip(doses, rel))
+
+    assert worst(tps.dose_gy - width / 2) < 0.005
+    assert min(worst(tps.dose_gy - width), worst(tps.dose_gy)) > 0.015
+    assert h.v_gy(tps.first_bin_centre_gy) == pytest.approx(h.volume_cc)  # no volume below 5 mGy here
+
+
 def test_linear_dose_in_a_box_is_exact():
     """Dose = x (mm) on a 2 mm grid; a 10×10×10 mm box centred at x = 20: Dmean 20, D50 20,
     D95 = 15.5, V20 = half, Dmin/Dmax → 15/25."""

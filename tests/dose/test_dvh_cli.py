@@ -21,7 +21,11 @@ def test_json_output(data_dir, capsys):
     assert out["prescription_gy"] == 14.0
     heart, scar = out["rois"]
     assert heart["name"] == "Heart" and heart["volume_cc"] == pytest.approx(440.23, rel=0.005)
-    assert heart["tps"]["dose_units"] == "PERCENT_OF_PRESCRIPTION"
+    tps = heart["tps"]
+    assert (tps["dose_units"], tps["summary_dose_units"]) == ("GY", "PERCENT_OF_PRESCRIPTION")
+    assert tps["first_bin_centre_gy"] == pytest.approx(0.005)
+    assert tps["volume_from_mean_cc"] == pytest.approx(tps["volume_cc"], rel=1e-3)
+    assert tps["radnec_volume_cc_at_first_bin_centre"] == pytest.approx(heart["volume_cc"])
     assert heart["dmean_gy"] == pytest.approx(heart["tps"]["dmean_gy"], rel=0.01)
     assert scar["d0_03cc_gy"] <= scar["dmax_gy"]
     assert set(scar["coverage_pct"]) == {"rx100", "rx80", "rx50"}

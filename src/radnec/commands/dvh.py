@@ -84,11 +84,19 @@ def command(
             entry["cumulative"] = {"dose_gy": edges.tolist(), "volume_cc": vol.tolist()}
         tps = rd.embedded_dvhs.get(r.number)
         if tps is not None:
+            cm3 = tps.volume_units == "CM3"
+            first = tps.first_bin_centre_gy
             entry["tps"] = {
-                "volume_cc": tps.total_volume if tps.volume_units == "CM3" else None,
+                # V[0] of the planning system's curve: the volume at >= its first bin centre
+                "volume_cc": tps.total_volume if cm3 else None,
+                "first_bin_centre_gy": first,
+                "radnec_volume_cc_at_first_bin_centre": h.v_gy(first) if first is not None and h.doses_gy.size else None,
+                # the whole structure, from the curve's dose integral and the stated mean
+                "volume_from_mean_cc": tps.volume_from_mean if cm3 else None,
                 "dmean_gy": tps.dmean_gy,
                 "dmax_gy": tps.dmax_gy,
                 "dose_units": tps.dose_units,
+                "summary_dose_units": tps.summary_dose_units,
                 "note": tps.note,
             }
         rows.append(entry)

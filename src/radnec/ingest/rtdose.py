@@ -16,10 +16,12 @@ What this reader handles, and how:
   direction cosines go straight into the image direction matrix, the slice normal is
   ``row × column``. No assumption of HFS anywhere.
 * **Embedded DVHs** (``DVHSequence``): converted to Gy and cm³ when the units allow it. Some
-  planning systems label percent-of-prescription DVHs as ``GY`` (the dicompyler-core example is
-  one); a DVH whose maximum dose exceeds the grid maximum by more than
-  :data:`EMBEDDED_DVH_MAX_TOLERANCE` cannot be in Gy: it is converted as percent of
-  ``prescription_gy`` when that is given, and otherwise left unconverted and flagged.
+  planning systems write percent of prescription under the label ``GY``; the bin axis and the
+  min/max/mean values are judged separately (the dicompyler-core example has Gy bins and percent
+  summary values). Values exceeding the grid maximum by more than
+  :data:`EMBEDDED_DVH_MAX_TOLERANCE` cannot be in Gy: they are converted as percent of
+  ``prescription_gy`` when that is given, and otherwise left unconverted and flagged. A curve
+  whose top bin disagrees with its own stated maximum is flagged in the DVH's note.
 """
 
 from __future__ import annotations
@@ -69,8 +71,12 @@ class EmbeddedDVH:
     dmin_gy, dmax_gy, dmean_gy
         The file's min/max/mean dose converted to Gy (``None`` when absent or unresolved).
     dose_units
-        How the dose axis was interpreted: ``"GY"``, ``"CGY"``, ``"PERCENT_OF_PRESCRIPTION"``
-        (explicit or detected), or ``"UNRESOLVED"``.
+        How the bin axis (``DVHData``) was interpreted: ``"GY"``, ``"CGY"``,
+        ``"PERCENT_OF_PRESCRIPTION"`` (explicit or detected), or ``"UNRESOLVED"``.
+    summary_dose_units
+        The same for ``DVHMinimumDose``/``DVHMaximumDose``/``DVHMeanDose``, decided separately: a
+        planning system can write the two in different units under one label (Eclipse in the
+        dicompyler-core example: bins in Gy, summary values in percent of prescription).
     note
         Human-readable remark on the conversion (empty when nothing special happened).
     """
@@ -84,6 +90,7 @@ class EmbeddedDVH:
     dmax_gy: float | None
     dmean_gy: float | None
     dose_units: str
+    summary_dose_units: str = ""
     note: str = ""
 
     @property
@@ -93,6 +100,35 @@ class EmbeddedDVH:
         if self.kind == "CUMULATIVE":
             return float(self.volume[0]) if self.volume.size else 0.0
         return float(self.volume.sum())
+
+    @property
+    def first_bin_centre_gy(self) -> float | None:
+        """Centre of the first dose bin (Gy), the dose at which :attr:`total_volume` applies.
+
+        Measured on the Eclipse export of the dicompyler-core example, a cumulative value
+        ``V[i]`` equals the volume receiving at least the bin *centre* ``(i + ½)·width`` (radnec's
+        DVH matches it with median offsets of +2.5 to +8 mGy on seven ROIs, 0.01 Gy bins), so
+        structure volume below half a bin is not in ``V[0]``: the BODY's 792 cm³ under 5 mGy.
+        Compare ``total_volume`` with ``DVH.v_gy(first_bin_centre_gy)``, not with the structure
+        volume, when the structure has dose below it."""
+        if self.dose_gy is None or self.dose_gy.size == 0:
+            return None
+        return float(self.dose_gy[0]) / 2.0
+
+    @property
+    def volume_from_mean(self) -> float | None:
+        """The structure volume implied by the file itself: the cumulative curve's dose integral
+        (each step ``V[i] − V[i+1]`` lies between two bin centres, at the upper edge of bin ``i``)
+        divided by ``DVHMeanDose``, which the planning system computes over the whole structure.
+
+        It equals :attr:`total_volume` when no volume lies below :attr:`first_bin_centre_gy`. In
+        the dicompyler-core example it is within 0.1 % of ``V[0]`` for eight ROIs and gives the
+        BODY 14 741 cm³ where ``V[0]`` is 13 944 cm³. ``None`` for non-cumulative DVHs or without
+        a mean."""
+        if self.kind != "CUMULATIVE" or self.dose_gy is None or not self.dmean_gy or self.volume.size == 0:
+            return None
+        steps = self.volume - np.append(self.volume[1:], 0.0)
+        return float(np.dot(steps, self.dose_gy)) / self.dmean_gy
 
 
 @dataclass(frozen=True)
@@ -337,19 +373,37 @@ def _frame_offsets(ds, frames: int, origin, normal, path: Path, notes: list[str]
     return off
 
 
+#: Factor from a labelled absolute ``DoseUnits`` to Gy.
+_LABEL_TO_GY = {"GY": 1.0, "CGY": 0.01}
+
+
+def _unit_factor(units: str, in_percent: bool, prescription_gy: float | None) -> tuple[float | None, str]:
+    """Factor to Gy and the interpretation of one dose axis of an embedded DVH."""
+    if units in _LABEL_TO_GY and not in_percent:
+        return _LABEL_TO_GY[units], units
+    if units in ("RELATIVE", "PERCENT") or in_percent:
+        return (prescription_gy / 100.0, "PERCENT_OF_PRESCRIPTION") if prescription_gy else (None, "UNRESOLVED")
+    return None, "UNRESOLVED"
+
+
+def _top_edge(widths: np.ndarray, vols: np.ndarray, scale: float) -> float:
+    """Upper edge of the highest bin holding volume (the DVH's own maximum on its axis)."""
+    nz = np.flatnonzero(vols > 0)
+    return float(np.cumsum(widths)[nz[-1]] * scale) if nz.size else 0.0
+
+
 def _embedded_dvhs(ds, grid_max_gy: float, prescription_gy: float | None, path: Path, notes: list[str]):
+    """Read the ``DVHSequence``. The bin axis (``DVHData``) and the summary values
+    (``DVHMinimumDose``/``DVHMaximumDose``/``DVHMeanDose``) are checked against the grid maximum
+    separately: the Eclipse export of the dicompyler-core example has its bins in Gy (0.01 Gy wide,
+    top edge 14.70 Gy against a 14.68 Gy grid) but its summary values in percent of the 14 Gy
+    prescription (maximum 104.86), both labelled ``GY``."""
     out: dict[int, EmbeddedDVH] = {}
     if "DVHSequence" not in ds:
         return out
     seq = ds.DVHSequence
-    maxima = [float(item.get("DVHMaximumDose")) for item in seq if item.get("DVHMaximumDose") is not None]
-    labelled_gy_but_not = bool(maxima) and max(maxima) > grid_max_gy * (1 + EMBEDDED_DVH_MAX_TOLERANCE)
-    if labelled_gy_but_not:
-        notes.append(
-            f"embedded DVHs reach {max(maxima):.4g} while the grid maximum is {grid_max_gy:.4g} Gy: their dose axis "
-            "cannot be Gy; treated as percent of prescription"
-            + ("" if prescription_gy else " (left unconverted: no prescription supplied)")
-        )
+    limit = grid_max_gy * (1 + EMBEDDED_DVH_MAX_TOLERANCE)
+    parsed = []
     for item in seq:
         try:
             refs = item.DVHReferencedROISequence
@@ -358,43 +412,65 @@ def _embedded_dvhs(ds, grid_max_gy: float, prescription_gy: float | None, path: 
         except (AttributeError, IndexError, TypeError, ValueError):
             notes.append("an embedded DVH without ROI reference or data was skipped")
             continue
-        widths, vols = data[0::2], data[1::2]
         dscale = float(item.get("DVHDoseScaling", 1.0) or 1.0)
-        units = str(item.get("DoseUnits", "")).upper()
-        edges = np.cumsum(widths) * dscale
-        factor: float | None
-        note = ""
-        if units == "GY" and not labelled_gy_but_not:
-            factor, interp = 1.0, "GY"
-        elif units == "CGY":
-            factor, interp = 0.01, "CGY"
-        elif units in ("RELATIVE", "PERCENT") or labelled_gy_but_not:
-            interp = "PERCENT_OF_PRESCRIPTION"
-            if labelled_gy_but_not:
-                note = "labelled GY but exceeds the grid maximum: percent of prescription"
-            factor = prescription_gy / 100.0 if prescription_gy else None
-            if factor is None:
-                interp = "UNRESOLVED"
-                note = (note + "; " if note else "") + "no prescription given: dose axis left unconverted"
-        else:
-            factor, interp = None, "UNRESOLVED"
-            note = f"dose units {units!r} not understood"
+        parsed.append((item, roi_number, data[0::2], data[1::2], dscale))
+    if not parsed:
+        return out
+    # the highest DVH on each axis, in Gy as labelled; a labelled-absolute value above the grid
+    # maximum (beyond the tolerance, and one bin for the axis) cannot be in Gy
+    def label(it) -> float | None:
+        return _LABEL_TO_GY.get(str(it.get("DoseUnits", "")).upper())
 
-        def conv(key: str, f: float | None = factor) -> float | None:
-            v = item.get(key)
+    absolute = [(it, label(it), w, v, sc) for it, _, w, v, sc in parsed if label(it) is not None]
+    axis_top = max((_top_edge(w, v, sc) * f for _, f, w, v, sc in absolute), default=0.0)
+    widest = max((float(w.max()) * sc * f for _, f, w, _, sc in absolute if w.size), default=0.0)
+    maxima = [float(it.get("DVHMaximumDose")) * f for it, f, *_ in absolute if it.get("DVHMaximumDose") is not None]
+    axis_pct = axis_top > limit + widest
+    stats_pct = bool(maxima) and max(maxima) > limit
+    for what, flag, top in (("bins", axis_pct, axis_top), ("min/max/mean", stats_pct, max(maxima, default=0.0))):
+        if flag:
+            notes.append(
+                f"embedded DVH {what} reach {top:.4g} while the grid maximum is {grid_max_gy:.4g} Gy: they cannot "
+                "be Gy; read as percent of prescription"
+                + ("" if prescription_gy else " (left unconverted: no prescription supplied)")
+            )
+    for item, roi_number, widths, vols, dscale in parsed:
+        units = str(item.get("DoseUnits", "")).upper()
+        f_axis, axis_units = _unit_factor(units, axis_pct, prescription_gy)
+        f_stats, stats_units = _unit_factor(units, stats_pct, prescription_gy)
+        notes_i = []
+        if units not in ("GY", "CGY", "RELATIVE", "PERCENT"):
+            notes_i.append(f"dose units {units!r} not understood")
+        elif units in _LABEL_TO_GY and (axis_pct or stats_pct):
+            parts = [n for n, f in (("bins", axis_pct), ("min/max/mean", stats_pct)) if f]
+            notes_i.append(f"labelled {units} but {' and '.join(parts)} exceed the grid maximum: percent of prescription")
+        if "UNRESOLVED" in (axis_units, stats_units) and units in ("GY", "CGY", "RELATIVE", "PERCENT"):
+            notes_i.append("no prescription given: percent values left unconverted")
+
+        def conv(key: str, f: float | None = f_stats, it=item) -> float | None:
+            v = it.get(key)
             return None if v is None or f is None else float(v) * f
 
+        edges = np.cumsum(widths) * dscale
+        top, dmax = _top_edge(widths, vols, dscale), item.get("DVHMaximumDose")
+        if f_axis is not None and f_stats is not None and dmax is not None and widths.size:
+            # the curve's top bin must hold the stated maximum: a check on both unit decisions
+            if abs(top * f_axis - float(dmax) * f_stats) > float(widths.max()) * dscale * f_axis + 0.05 * top * f_axis:
+                notes_i.append(
+                    f"curve ends at {top * f_axis:.4g} Gy but DVHMaximumDose says {float(dmax) * f_stats:.4g} Gy: units doubtful"
+                )
         out[roi_number] = EmbeddedDVH(
             roi_number=roi_number,
             kind=str(item.get("DVHType", "")).upper(),
-            dose_gy=None if factor is None else edges * factor,
+            dose_gy=None if f_axis is None else edges * f_axis,
             volume=vols,
             volume_units=str(item.get("DVHVolumeUnits", "")).upper(),
             dmin_gy=conv("DVHMinimumDose"),
             dmax_gy=conv("DVHMaximumDose"),
             dmean_gy=conv("DVHMeanDose"),
-            dose_units=interp,
-            note=note,
+            dose_units=axis_units,
+            summary_dose_units=stats_units,
+            note="; ".join(notes_i),
         )
     return out
 
