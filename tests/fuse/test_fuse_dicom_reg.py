@@ -41,6 +41,7 @@ def _reference() -> Dataset:
     ds.StudyID = "S1"
     ds.StudyInstanceUID = STUDY
     ds.StudyDate = "20240101"
+    ds.StudyTime = "101500"
     return ds
 
 
@@ -61,11 +62,14 @@ def test_deidentified_export_uses_one_pseudonym_and_still_resolves(tmp_path) -> 
     files = [pydicom.dcmread(paths["rigid"]), pydicom.dcmread(paths["deformable"])]
     for ds in files:
         raw = paths["rigid"].read_bytes() + paths["deformable"].read_bytes()
-        for secret in (b"DOE^JANE", b"MRN123456", b"19600101", b"ACC99", b"WHO^DR"):
+        for secret in (b"DOE^JANE", b"MRN123456", b"19600101", b"ACC99", b"WHO^DR", b"20240101", b"101500"):
             assert secret not in raw, secret
         assert ds.PatientIdentityRemoved == "YES"
         assert ds.PatientID.startswith("RADNEC-") and str(ds.PatientName) == ds.PatientID
         assert ds.PatientBirthDate == "" and ds.PatientSex == "" and ds.AccessionNumber == ""
+        # dates: study date/time emptied, the Type 1 content date/time a dummy, said so
+        assert ds.StudyDate == "" and ds.StudyTime == "" and (ds.ContentDate, ds.ContentTime) == ("19010101", "000000")
+        assert ds.LongitudinalTemporalInformationModified == "REMOVED"
         # what a viewer needs to attach the REG is kept
         assert ds.StudyInstanceUID == STUDY
         assert ds.FrameOfReferenceUID == FIXED

@@ -71,8 +71,9 @@ def command(
     deidentify: bool = typer.Option(
         False,
         "--deidentify",
-        help="In the DICOM REG files, replace patient name and ID by a pseudonym and empty birth date, sex, "
-        "accession number, referring physician and study ID (UIDs kept, so the REG still attaches).",
+        help="In the DICOM REG files, replace patient name and ID by a pseudonym, empty birth date, sex, "
+        "accession number, referring physician, study ID and study date/time, and put a dummy content date "
+        "(UIDs kept, so the REG still attaches).",
     ),
     pseudonym: Optional[str] = typer.Option(None, "--pseudonym", help="Pseudonym for --deidentify (default: random)."),
     as_json: bool = typer.Option(False, "--json", help="Print the fusion summary as JSON on stdout."),

@@ -65,14 +65,23 @@ def new_pseudonym() -> str:
     return f"RADNEC-{secrets.token_hex(6).upper()}"
 
 
+#: Dates and times removed by ``deidentify=True`` (PS3.15 Table E.1-1 actions Z/D): the Type 2 study
+#: date/time emptied, the Type 1 content date/time replaced by a dummy. A study date plus a known
+#: treatment is enough to re-identify a patient; the REG does not need it to attach (UIDs do that).
+_DATES_EMPTIED = ("StudyDate", "StudyTime")
+_DUMMY_DATE, _DUMMY_TIME = "19010101", "000000"
+
+
 def _deidentify(ds: Dataset, pseudonym: str) -> None:
     ds.PatientName = pseudonym
     ds.PatientID = pseudonym
-    for key in _IDENTIFIERS_EMPTIED:
+    for key in _IDENTIFIERS_EMPTIED + _DATES_EMPTIED:
         setattr(ds, key, "")
+    ds.ContentDate, ds.ContentTime = _DUMMY_DATE, _DUMMY_TIME
     ds.PatientIdentityRemoved = "YES"
+    ds.LongitudinalTemporalInformationModified = "REMOVED"
     # LO, at most 64 characters.
-    ds.DeidentificationMethod = "radnec: name/ID pseudonym; birth date etc. emptied; UIDs kept"
+    ds.DeidentificationMethod = "radnec: name/ID pseudonym; birth date, dates emptied; UIDs kept"
 
 
 def _ds_matrix(m: np.ndarray) -> list[str]:
@@ -121,8 +130,6 @@ def _base(
     ds.StudyID = ds.get("StudyID", "")
     ds.AccessionNumber = ds.get("AccessionNumber", "")
     ds.ReferringPhysicianName = ds.get("ReferringPhysicianName", "")
-    if pseudonym is not None:
-        _deidentify(ds, pseudonym)
     ds.Modality = "REG"
     ds.SeriesInstanceUID = generate_uid()
     ds.SeriesNumber = 9901
@@ -139,6 +146,8 @@ def _base(
     ds.ContentLabel = "RADNEC_FUSION"
     ds.ContentDescription = description[:64]
     ds.ContentCreatorName = "radnec"
+    if pseudonym is not None:
+        _deidentify(ds, pseudonym)
     return ds
 
 
