@@ -142,6 +142,7 @@ def analyze(
         _fuse_rigid(ctx)
     seeds = _seeds(ctx, lesion_seeds_lps)
     ctx.seeds = seeds
+    _lesion_targets(ctx)
     warnings.extend(ctx.notes)
     with stages("lesion morphology"):
         _segment_all(ctx, seeds, skipped, warnings)
@@ -199,6 +200,7 @@ class _Context:
     notes: list[str] = field(default_factory=list)  # warnings found after ingest
     prescription_gy: float | None = None
     gtv: Any = None
+    targets: dict[str, Any] = field(default_factory=dict)  # lesion name -> radnec.dose.targets.LesionTarget
 
 
 def _ingest(case_dir: Path, *, clinical: str | Path | None, skipped: list[str], warnings: list[str]) -> _Context:
@@ -370,6 +372,21 @@ def _gtv_roi(ctx: _Context) -> Any:
     )
 
 
+def _gtv_centroid(ctx: _Context, gtv: Any) -> np.ndarray:
+    from radnec.geometry import mask_centroid_lps
+    from radnec.ingest.rtstruct import roi_mask
+
+    return mask_centroid_lps(roi_mask(gtv, ctx.dose.image))
+
+
+def _target_of(ctx: _Context, seed_lps: np.ndarray) -> Any:
+    from radnec.dose.targets import lesion_target
+
+    return lesion_target(
+        ctx.structures, ctx.plan, seed_lps, plan_prescription_gy=float(ctx.prescription_gy), dose=ctx.dose.image
+    )
+
+
 def _plan_summary(ctx: _Context, warnings: list[str]) -> PlanSummary:
     from radnec.dose.plan_metrics import plan_metrics
 
@@ -383,9 +400,19 @@ def _plan_summary(ctx: _Context, warnings: list[str]) -> PlanSummary:
             "the RTPLAN states no prescription dose and no clinical file gives srs.prescription_gy",
             path=ctx.layout.rtplan.path,
         )
-    ctx.prescription_gy = float(rx)
     gtv = _gtv_roi(ctx)
     ctx.gtv = gtv
+    ctx.prescription_gy = float(rx)  # the plan-level value; each lesion gets its target's (_lesion_targets)
+    primary = _target_of(ctx, _gtv_centroid(ctx, gtv))
+    per_target = getattr(plan, "target_prescriptions_gy", {}) or {}
+    if len(set(per_target.values())) > 1:
+        names = {r.number: r.name for r in ctx.structures.rois}
+        listed = ", ".join(f"{names.get(n, n)} {v:g} Gy" for n, v in sorted(per_target.items()))
+        warnings.append(
+            f"the plan prescribes several target doses ({listed}); each lesion is judged against its own target's "
+            f"dose, and the plan summary (CI, GI) uses {primary.prescription_gy:g} Gy of {gtv.name} ({primary.source})"
+        )
+    rx = primary.prescription_gy
     m = plan_metrics(ctx.dose.image, ctx.structures, plan, prescription_gy=float(rx))
     gtv_row = next((t for t in m.get("targets", []) if t["name"] == gtv.name), None)
     fractions = plan.fractions or (ctx.clinical.srs.fractions if ctx.clinical is not None else None)
@@ -494,21 +521,28 @@ def _lesion_and_edema(comps: Any) -> sitk.Image:
 def _seeds(ctx: _Context, seeds: Sequence[Sequence[float]] | None) -> dict[str, np.ndarray]:
     if seeds:
         return {f"lesion {i + 1}" if len(seeds) > 1 else "lesion": np.asarray(s, float) for i, s in enumerate(seeds)}
-    from radnec.ingest.rtstruct import roi_mask
-    from radnec.geometry import mask_centroid_lps
+    from radnec.dose.targets import is_gtv
 
-    others = [r.name for r in ctx.structures.rois if r is not ctx.gtv and r.contours and _is_gtv(r)]
+    others = [r.name for r in ctx.structures.rois if r is not ctx.gtv and r.contours and is_gtv(r)]
     if others:
         ctx.notes.append(
             f"the structure set has {len(others) + 1} GTVs; only {ctx.gtv.name} is analysed by default "
-            f"(give --lesion-seed for {', '.join(others)}); its prescription is the plan's {ctx.prescription_gy:g} Gy"
+            f"(give --lesion-seed for {', '.join(others)})"
         )
-    mask = roi_mask(ctx.gtv, ctx.dose.image)
-    return {ctx.gtv.name: mask_centroid_lps(mask)}
+    return {ctx.gtv.name: _gtv_centroid(ctx, ctx.gtv)}
 
 
-def _is_gtv(roi: Any) -> bool:
-    return roi.name.lower().startswith("gtv") or (roi.type or "").upper() == "GTV"
+def _lesion_targets(ctx: _Context) -> None:
+    """Each lesion's GTV and prescription (radnec.dose.targets), said when it is not the plan's."""
+    for name, seed in ctx.seeds.items():
+        t = _target_of(ctx, seed)
+        ctx.targets[name] = t
+        if t.gtv is not None and t.distance_mm and t.distance_mm > 0:
+            ctx.notes.append(f"{name}: the seed lies {t.distance_mm:.1f} mm outside any GTV; nearest is {t.gtv.name}")
+        if abs(t.prescription_gy - float(ctx.prescription_gy)) > 1e-6:
+            ctx.notes.append(
+                f"{name}: judged against {t.prescription_gy:g} Gy ({t.source}), not the plan-level {ctx.prescription_gy:g} Gy"
+            )
 
 
 def _segment_all(ctx: _Context, seeds: dict[str, np.ndarray], skipped: list[str], warnings: list[str]) -> None:
@@ -602,7 +636,8 @@ def _dose_side(ctx: _Context, name: str, lesion: Lesion, warnings: list[str]) ->
         warnings.append(f"{name}: no follow-up segmentation, so no dose-side analysis")
         return
     latest = followups[-1]
-    rx = float(ctx.prescription_gy or 0.0)
+    target = ctx.targets[name]
+    rx = float(target.prescription_gy)
     lesion_mask, transform = latest.lesions[name].lesion, latest.transform
     mapped = map_lesion(ctx.dose.image, lesion_mask, transform=transform)
     try:
@@ -622,6 +657,7 @@ def _dose_side(ctx: _Context, name: str, lesion: Lesion, warnings: list[str]) ->
             "note": "cumulative, % of the lesion volume inside the dose grid",
         }
         block["timepoint"] = {"label": latest.label, "date": latest.date}
+        block["target"] = target.to_dict()
         lesion.dose = LesionDose(
             dmin_gy=round(block.pop("dmin_gy"), 3),
             dmean_gy=round(block.pop("dmean_gy"), 3),
@@ -637,13 +673,16 @@ def _dose_side(ctx: _Context, name: str, lesion: Lesion, warnings: list[str]) ->
             lesion_mask,
             prescription_gy=rx,
             transform=transform,
-            gtv=ctx.gtv,
+            gtv=target.gtv if target.gtv is not None else ctx.gtv,
             origin_mask=origin.lesions[name].lesion if origin is not None else None,
             origin_transform=origin.transform if origin is not None else None,
             mapped=mapped,
         )
         lesion.pattern = pattern.pattern  # type: ignore[assignment]
-        lesion.pattern_detail = pattern.to_dict() | {"origin_timepoint": origin.label if origin is not None else latest.label}
+        lesion.pattern_detail = pattern.to_dict() | {
+            "origin_timepoint": origin.label if origin is not None else latest.label,
+            "target": target.to_dict(),
+        }
     except RadnecError as exc:
         warnings.append(f"{name}: failure pattern not classified — {exc.message}")
     try:
@@ -697,7 +736,9 @@ def _evidence(ctx: _Context, lesion: Lesion, plan: PlanSummary, *, draws: int, s
     if ctx.clinical is None or ctx.clinical.srs.fractions is None:
         obs.append(Observation(name="srs_fractions", value=plan.fractions, unit="1", source="plan"))
     if ctx.clinical is None or ctx.clinical.srs.prescription_gy is None:
-        obs.append(Observation(name="srs_prescription_gy", value=plan.prescription_gy, unit="Gy", source="plan"))
+        target = ctx.targets.get(lesion.name)
+        rx, src = (target.prescription_gy, f"plan ({target.source})") if target is not None else (plan.prescription_gy, "plan")
+        obs.append(Observation(name="srs_prescription_gy", value=rx, unit="Gy", source=src))
     if plan.v12_cc is not None and plan.fractions == 1:
         obs.append(Observation(name="v12_cc", value=plan.v12_cc, unit="cm3", source="plan"))
     obs.extend(_imaging_observations(ctx, lesion, skipped))
@@ -759,11 +800,12 @@ def _figures(ctx: _Context, analysis: Analysis) -> dict[str, bytes]:
     from radnec.report import figures as F
     from radnec.report.html import figure_key
 
-    rx = analysis.plan.prescription_gy if analysis.plan else None
+    plan_rx = analysis.plan.prescription_gy if analysis.plan else None
     out: dict[str, bytes] = {}
     planning = ctx.timepoints[0]
     for lesion in analysis.lesions:
         name = lesion.name
+        rx = ctx.targets[name].prescription_gy if name in ctx.targets else plan_rx
         followups = [tp for tp in ctx.timepoints[1:] if name in tp.lesions]
         if followups:
             latest = followups[-1]

@@ -217,3 +217,32 @@ def test_a_study_before_srs_is_not_a_follow_up(necrosis, tmp_path):
     assert any("2000-01-01" in s and "not after the SRS date" in s for s in data["skipped"])
     days = [tp["days_since_srs"] for tp in data["lesions"][0]["timepoints"]]
     assert days == sorted(days) and len(days) == len(truth["timepoints"]) - 1
+
+
+def test_multi_target_plan_judges_the_lesion_by_its_own_target(necrosis, tmp_path):
+    """A second prescribed target at 30 Gy makes the plan-level prescription 30 Gy; the lesion
+    (GTV inside the 24 Gy PTV) must still be judged at 24 Gy, exactly as in the single-target plan."""
+    import pydicom
+    from pydicom.dataset import Dataset
+
+    case, truth, out = necrosis
+    copy = tmp_path / "case"
+    shutil.copytree(case / "dicom", copy)
+    rp = copy / "00_planning" / "RTPLAN.dcm"
+    ds = pydicom.dcmread(rp)
+    second = Dataset()
+    second.DoseReferenceNumber, second.DoseReferenceStructureType, second.DoseReferenceType = 2, "VOLUME", "TARGET"
+    second.TargetPrescriptionDose, second.ReferencedROINumber = 30.0, 4  # "Brainstem" as a stand-in second target
+    ds.DoseReferenceSequence.append(second)
+    ds.save_as(rp)
+    again = tmp_path / "out"
+    assert cli.main(["analyze", str(copy), "--out", str(again), "--no-report", "--clinical", str(CLINICAL)]) == 0
+    data, ref = _analysis(again), _analysis(out)
+    assert data["plan"]["prescription_gy"] == pytest.approx(truth["plan"]["prescription_gy"]) == 24.0
+    assert any("several target doses" in w and "30 Gy" in w for w in data["warnings"])
+    (lesion,), (lesion_ref,) = data["lesions"], ref["lesions"]
+    target = lesion["dose"]["details"]["target"]
+    assert (target["gtv"], target["prescription_gy"], target["prescription_source"]) == ("GTV", 24.0, "target PTV")
+    assert lesion["dose"]["coverage_pct"] == lesion_ref["dose"]["coverage_pct"]
+    assert lesion["pattern"] == lesion_ref["pattern"] and lesion["growth_symmetry"] == lesion_ref["growth_symmetry"]
+    assert lesion["evidence"]["posterior_tp"] == pytest.approx(lesion_ref["evidence"]["posterior_tp"])

@@ -52,7 +52,7 @@ def _segments(polygons: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _edge_distance(points: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Distance (mm) from each 2-D point to the nearest of the segments a→b."""
+    """Distance (mm) from each point (2-D or 3-D, like the segments) to the nearest of the segments a→b."""
     out = np.full(len(points), np.inf)
     ab = b - a
     ab2 = np.maximum((ab**2).sum(axis=1), 1e-18)

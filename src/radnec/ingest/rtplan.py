@@ -52,6 +52,11 @@ class RTPlan:
         private or description field); else ``None``.
     target_roi_numbers
         ROI numbers referenced by dose references (``ReferencedROINumber``).
+    target_prescriptions_gy
+        ``TargetPrescriptionDose`` (Gy) of each TARGET dose reference that names its ROI, keyed by
+        ``ReferencedROINumber``: the per-target prescriptions of a multi-target plan (e.g. 24 Gy to
+        a small metastasis and 18 Gy to a larger one in one single-isocentre plan). Empty when the
+        plan's dose references name no ROI.
     """
 
     prescription_gy: float | None
@@ -67,6 +72,7 @@ class RTPlan:
     label: str
     path: Path | None = None
     notes: list[str] = field(default_factory=list)
+    target_prescriptions_gy: dict[int, float] = field(default_factory=dict)
 
 
 def read_rtplan(path: str | PathLike[str]) -> RTPlan:
@@ -109,6 +115,7 @@ def read_rtplan(path: str | PathLike[str]) -> RTPlan:
     targets: list[int] = []
     volume_like: list[float] = []
     point_like: list[float] = []
+    per_target: dict[int, float] = {}
     for ref in ds.get("DoseReferenceSequence", []):
         if ref.get("ReferencedROINumber") not in (None, ""):
             targets.append(int(ref.ReferencedROINumber))
@@ -122,6 +129,11 @@ def read_rtplan(path: str | PathLike[str]) -> RTPlan:
             raise UnitsError(f"TargetPrescriptionDose {value!r} Gy is not plausible", path=path)
         kind = str(ref.get("DoseReferenceStructureType", "")).upper()
         (point_like if kind in ("POINT", "COORDINATES") else volume_like).append(v)
+        if ref.get("ReferencedROINumber") not in (None, "") and kind not in ("POINT", "COORDINATES"):
+            roi = int(ref.ReferencedROINumber)
+            if roi in per_target and per_target[roi] != v:
+                notes.append(f"ROI {roi} has two target prescriptions ({per_target[roi]:g} and {v:g} Gy); the larger is used")
+            per_target[roi] = max(v, per_target.get(roi, 0.0))
     if volume_like:
         rx, source = max(volume_like), "DoseReferenceSequence"
         others = sorted(set(volume_like + point_like) - {rx})
@@ -155,6 +167,7 @@ def read_rtplan(path: str | PathLike[str]) -> RTPlan:
         label=str(ds.get("RTPlanLabel", "")),
         path=path,
         notes=notes,
+        target_prescriptions_gy=per_target,
     )
 
 

@@ -1,0 +1,121 @@
+"""Which planned target a lesion belongs to, and the prescription that target received.
+
+Why
+---
+A single-isocentre SRS plan often treats several metastases with their own doses (RTOG 90-05
+escalated by diameter: 24 Gy ≤ 2 cm, 18 Gy 2.1–3 cm, 15 Gy 3.1–4 cm; Shaw E et al., Int J Radiat
+Oncol Biol Phys 2000;47(2):291–298, doi:10.1016/S0360-3016(99)00507-6). The isodose levels of a
+lesion (100/80/50 % of prescription), its coverage and its failure pattern must use *its*
+target's prescription: judged against the plan's largest dose, an 18 Gy target sits entirely
+"below 80 %" of a 24 Gy prescription.
+
+Convention (radnec's, not evidence)
+-----------------------------------
+1. The lesion's GTV is the GTV whose contours contain the seed point (planning frame, LPS mm);
+   when none does, the GTV whose contour edges pass nearest the seed.
+2. Its prescription is the plan's ``TargetPrescriptionDose`` for that GTV's ROI number; else the
+   one of the smallest prescribed target whose contours contain the GTV's centroid (the PTV around
+   it); else the plan-level prescription (``source == "plan"``).
+
+Example
+-------
+>>> from radnec.dose.targets import is_gtv
+>>> from radnec.ingest.rtstruct import ROI
+>>> is_gtv(ROI(number=1, name="GTV_2", type="", color=None, contours=[]))
+True
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import SimpleITK as sitk
+
+
+def is_gtv(roi: Any) -> bool:
+    """An ROI named ``GTV…`` (any case) or of RT ROI interpreted type ``GTV``."""
+    return roi.name.strip().lower().startswith("gtv") or (roi.type or "").upper() == "GTV"
+
+
+@dataclass(frozen=True)
+class LesionTarget:
+    """The planned target of one lesion.
+
+    Attributes
+    ----------
+    gtv
+        The lesion's GTV ROI (``None`` when the structure set has no GTV with contours).
+    prescription_gy
+        The prescription (Gy) to judge the lesion's dose against.
+    source
+        ``"target <ROI name>"`` when the plan prescribes that ROI, else ``"plan"``.
+    distance_mm
+        Seed to the GTV: 0 inside it, else the distance (mm) to the nearest edge of its contours.
+    """
+
+    gtv: Any
+    prescription_gy: float
+    source: str
+    distance_mm: float | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "gtv": self.gtv.name if self.gtv is not None else None,
+            "prescription_gy": self.prescription_gy,
+            "prescription_source": self.source,
+            "seed_to_gtv_mm": None if self.distance_mm is None else round(self.distance_mm, 2),
+        }
+
+
+def lesion_target(structures: Any, plan: Any, seed_lps: Any, *, plan_prescription_gy: float, dose: sitk.Image) -> LesionTarget:
+    """The GTV a lesion seed belongs to and its prescription (see the module docstring).
+
+    Parameters
+    ----------
+    structures
+        :class:`radnec.ingest.rtstruct.StructureSet` of the plan.
+    plan
+        :class:`radnec.ingest.rtplan.RTPlan` (its ``target_prescriptions_gy``) or ``None``.
+    seed_lps
+        A point of the lesion in the planning frame (LPS mm).
+    plan_prescription_gy
+        The plan-level prescription (Gy), used when no target-specific one applies.
+    dose
+        The plan dose grid, on which the GTV centroid is computed.
+    """
+    from radnec.dose.sampling import _edge_distance, _segments
+    from radnec.geometry import mask_centroid_lps
+    from radnec.ingest.rtstruct import contour_model, roi_mask, roi_volume_cc
+
+    seed = np.asarray(seed_lps, dtype=float).reshape(1, 3)
+    gtvs = [r for r in structures.rois if r.contours and is_gtv(r)]
+    if not gtvs:
+        return LesionTarget(None, float(plan_prescription_gy), "plan", None)
+    inside = [r for r in gtvs if bool(contour_model(r).inside(seed)[0])]
+    if inside:
+        gtv, distance = inside[0], 0.0
+    else:
+        def nearest(r) -> float:  # to the contour edges (3-D segments), not just their vertices
+            a, b = _segments([c.points for c in r.contours])
+            return float(_edge_distance(seed, a, b)[0])
+
+        gtv = min(gtvs, key=nearest)
+        distance = nearest(gtv)
+    per_target: dict[int, float] = dict(getattr(plan, "target_prescriptions_gy", {}) or {})
+    if gtv.number in per_target:
+        return LesionTarget(gtv, per_target[gtv.number], f"target {gtv.name}", distance)
+    if per_target:
+        centre = mask_centroid_lps(roi_mask(gtv, dose)).reshape(1, 3)
+        around = []
+        for r in structures.rois:
+            if r.number in per_target and r.contours and bool(contour_model(r).inside(centre)[0]):
+                around.append((roi_volume_cc(r), r))
+        if around:
+            _, target = min(around, key=lambda t: t[0])
+            return LesionTarget(gtv, per_target[target.number], f"target {target.name}", distance)
+    return LesionTarget(gtv, float(plan_prescription_gy), "plan", distance)
+
+
+__all__ = ["LesionTarget", "is_gtv", "lesion_target"]

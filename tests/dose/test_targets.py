@@ -1,0 +1,74 @@
+"""Which target a lesion belongs to in a multi-target plan, and the prescription it is judged by."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+import SimpleITK as sitk
+
+from radnec.dose.targets import lesion_target
+from radnec.ingest.rtstruct import ROI, Contour, StructureSet
+
+
+def _box(number: int, name: str, kind: str, centre, half: float) -> ROI:
+    cx, cy, cz = centre
+    square = np.array([[-half, -half], [half, -half], [half, half], [-half, half]])
+    contours = [
+        Contour(np.column_stack([square[:, 0] + cx, square[:, 1] + cy, np.full(4, z)]), "CLOSED_PLANAR")
+        for z in np.arange(cz - half, cz + half + 1e-6, 2.0)
+    ]
+    return ROI(number=number, name=name, type=kind, color=None, contours=contours)
+
+
+@pytest.fixture(scope="module")
+def case():
+    """Two metastases 60 mm apart: GTV_A (24 Gy on itself) and GTV_B inside PTV_B (18 Gy on the PTV)."""
+    rois = [
+        _box(1, "GTV_A", "GTV", (-30.0, 0.0, 0.0), 5.0),
+        _box(2, "GTV_B", "GTV", (30.0, 0.0, 0.0), 8.0),
+        _box(3, "PTV_B", "PTV", (30.0, 0.0, 0.0), 10.0),
+        _box(4, "Brain", "ORGAN", (0.0, 0.0, 0.0), 60.0),
+    ]
+    ss = StructureSet(rois=rois, frame_of_reference_uid="1.2.3", referenced_series_uid=None, sop_instance_uid="1.2.4")
+    dose = sitk.Image(70, 30, 30, sitk.sitkFloat32)
+    dose.SetOrigin((-70.0, -30.0, -30.0))
+    dose.SetSpacing((2.0, 2.0, 2.0))
+    return ss, dose
+
+
+PLAN = SimpleNamespace(target_prescriptions_gy={1: 24.0, 3: 18.0})
+
+
+def test_each_lesion_gets_its_own_targets_prescription(case):
+    ss, dose = case
+    a = lesion_target(ss, PLAN, (-30.0, 0.0, 0.0), plan_prescription_gy=24.0, dose=dose)
+    assert (a.gtv.name, a.prescription_gy, a.source, a.distance_mm) == ("GTV_A", 24.0, "target GTV_A", 0.0)
+    # GTV_B has no prescription of its own: the PTV around it has
+    b = lesion_target(ss, PLAN, (32.0, 1.0, -1.0), plan_prescription_gy=24.0, dose=dose)
+    assert (b.gtv.name, b.prescription_gy, b.source) == ("GTV_B", 18.0, "target PTV_B")
+    assert b.to_dict()["prescription_source"] == "target PTV_B"
+
+
+def test_seed_outside_every_gtv_takes_the_nearest(case):
+    ss, dose = case
+    t = lesion_target(ss, PLAN, (45.0, 0.0, 0.0), plan_prescription_gy=24.0, dose=dose)  # 7 mm beyond GTV_B's face
+    assert t.gtv.name == "GTV_B" and t.prescription_gy == 18.0
+    assert t.distance_mm == pytest.approx(7.0, abs=0.01)
+
+
+def test_plan_level_prescription_when_no_target_around_is_prescribed(case):
+    ss, dose = case
+    for plan in (None, SimpleNamespace(target_prescriptions_gy={})):
+        t = lesion_target(ss, plan, (30.0, 0.0, 0.0), plan_prescription_gy=20.0, dose=dose)
+        assert (t.gtv.name, t.prescription_gy, t.source) == ("GTV_B", 20.0, "plan")
+    # only the Brain prescribed: it is the smallest prescribed ROI around GTV_B's centroid
+    t = lesion_target(ss, SimpleNamespace(target_prescriptions_gy={4: 30.0}), (30.0, 0.0, 0.0), plan_prescription_gy=20.0, dose=dose)
+    assert (t.prescription_gy, t.source) == (30.0, "target Brain")
+
+
+def test_no_gtv_at_all():
+    ss = StructureSet(rois=[_box(1, "PTV", "PTV", (0.0, 0.0, 0.0), 5.0)], frame_of_reference_uid="1", referenced_series_uid=None, sop_instance_uid="2")
+    t = lesion_target(ss, PLAN, (0.0, 0.0, 0.0), plan_prescription_gy=20.0, dose=sitk.Image(4, 4, 4, sitk.sitkFloat32))
+    assert t.gtv is None and (t.prescription_gy, t.source) == (20.0, "plan")
