@@ -164,3 +164,19 @@ def write_rtplan(path: Path, *, rx: float | None = 20.0, fractions: int | None =
         ds.BeamSequence = Sequence(bs)
     ds.save_as(path, enforce_file_format=True)
     return path
+
+
+def add_target_prescription(path, *, roi: int, rx: float, kind: str = "VOLUME") -> None:
+    """Append a TARGET dose reference (``rx`` Gy to ROI ``roi``) to an RTPLAN file."""
+    import pydicom
+    from pydicom.dataset import Dataset
+
+    ds = pydicom.dcmread(path)
+    dr = Dataset()
+    dr.DoseReferenceNumber = len(ds.DoseReferenceSequence) + 1
+    dr.DoseReferenceStructureType = kind
+    dr.DoseReferenceType = "TARGET"
+    dr.TargetPrescriptionDose = rx
+    dr.ReferencedROINumber = roi
+    ds.DoseReferenceSequence.append(dr)
+    ds.save_as(path)

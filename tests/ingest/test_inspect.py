@@ -100,3 +100,15 @@ def test_inspect_empty_folder(tmp_path, capsys):
     (tmp_path / "notes.txt").write_text("hello")
     assert cli.main(["inspect", str(tmp_path)]) == 2
     assert "nothing radnec can use was found" in capsys.readouterr().err
+
+
+def test_inspect_lists_the_targets_of_a_multi_target_plan(tmp_path, capsys):
+    from rt_factory import add_target_prescription, write_rtplan
+
+    p = write_rtplan(tmp_path / "rp.dcm", rx=24.0)
+    add_target_prescription(p, roi=2, rx=18.0)
+    assert cli.main(["inspect", str(tmp_path), "--json"]) == 0
+    (plan,) = _objects(json.loads(capsys.readouterr().out), "RTPLAN")
+    assert plan["details"]["target_prescriptions_gy"] == {"1": 24.0, "2": 18.0}
+    assert cli.main(["inspect", str(tmp_path)]) == 0
+    assert "targets ROI 1 24 Gy, ROI 2 18 Gy" in capsys.readouterr().out

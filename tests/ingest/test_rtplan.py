@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from rt_factory import write_rtplan
+from rt_factory import add_target_prescription, write_rtplan
 
 from radnec.errors import InputError, UnitsError
 from radnec.ingest.rtplan import read_rtplan
@@ -56,28 +56,13 @@ def test_not_a_plan(data_dir, tmp_path):
         read_rtplan(bad)
 
 
-def _add_target(path, *, roi: int, rx: float, kind: str = "VOLUME") -> None:
-    import pydicom
-    from pydicom.dataset import Dataset
-
-    ds = pydicom.dcmread(path)
-    dr = Dataset()
-    dr.DoseReferenceNumber = len(ds.DoseReferenceSequence) + 1
-    dr.DoseReferenceStructureType = kind
-    dr.DoseReferenceType = "TARGET"
-    dr.TargetPrescriptionDose = rx
-    dr.ReferencedROINumber = roi
-    ds.DoseReferenceSequence.append(dr)
-    ds.save_as(path)
-
-
 def test_multi_target_plan_keeps_each_targets_prescription(tmp_path):
     """One single-isocentre plan, three metastases at 24, 20 and 18 Gy (by size, as in RTOG 90-05),
     plus a point reference: each ROI keeps its own dose; the plan-level value is the largest."""
     p = write_rtplan(tmp_path / "rp.dcm", rx=24.0)  # ROI 1
-    _add_target(p, roi=2, rx=20.0)
-    _add_target(p, roi=3, rx=18.0)
-    _add_target(p, roi=9, rx=30.0, kind="POINT")  # a calculation point is not a target prescription
+    add_target_prescription(p, roi=2, rx=20.0)
+    add_target_prescription(p, roi=3, rx=18.0)
+    add_target_prescription(p, roi=9, rx=30.0, kind="POINT")  # a calculation point is not a target prescription
     plan = read_rtplan(p)
     assert plan.target_prescriptions_gy == {1: 24.0, 2: 20.0, 3: 18.0}
     assert plan.prescription_gy == 24.0 and any("other target doses" in n for n in plan.notes)

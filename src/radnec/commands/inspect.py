@@ -38,6 +38,9 @@ def _object_summary(kind: str, d: dict[str, Any]) -> str:
         parts = []
         if rx is not None:
             parts.append(f"Rx {float(rx):g} Gy")
+        targets = d.get("target_prescriptions_gy") or {}
+        if len(set(targets.values())) > 1:
+            parts.append("targets " + ", ".join(f"ROI {k} {float(v):g} Gy" for k, v in targets.items()))
         if d.get("fractions") is not None:
             parts.append(f"{d['fractions']} fx")
         if d.get("technique"):

@@ -286,6 +286,8 @@ def _check_object(
                 value = getattr(plan, attr, None)
                 if value is not None:
                     obj.details[attr] = value
+            if plan.target_prescriptions_gy:  # per-target doses of a multi-target plan, by ROI number
+                obj.details["target_prescriptions_gy"] = {str(k): v for k, v in sorted(plan.target_prescriptions_gy.items())}
         elif obj.kind == "RTSTRUCT" and readers.get("rtstruct"):
             ss = readers["rtstruct"](obj.path)
             volume = readers.get("roi_volume_cc")
