@@ -169,7 +169,6 @@ def write_rtplan(path: Path, *, rx: float | None = 20.0, fractions: int | None =
 def add_target_prescription(path, *, roi: int, rx: float, kind: str = "VOLUME") -> None:
     """Append a TARGET dose reference (``rx`` Gy to ROI ``roi``) to an RTPLAN file."""
     import pydicom
-    from pydicom.dataset import Dataset
 
     ds = pydicom.dcmread(path)
     dr = Dataset()
