@@ -200,6 +200,7 @@ class _Context:
     notes: list[str] = field(default_factory=list)  # warnings found after ingest
     prescription_gy: float | None = None
     gtv: Any = None
+    gtv_centre: Any = None  # centroid (LPS mm) of ctx.gtv on the dose grid, set with the plan summary
     targets: dict[str, Any] = field(default_factory=dict)  # lesion name -> radnec.dose.targets.LesionTarget
 
 
@@ -372,13 +373,6 @@ def _gtv_roi(ctx: _Context) -> Any:
     )
 
 
-def _gtv_centroid(ctx: _Context, gtv: Any) -> np.ndarray:
-    from radnec.geometry import mask_centroid_lps
-    from radnec.ingest.rtstruct import roi_mask
-
-    return mask_centroid_lps(roi_mask(gtv, ctx.dose.image))
-
-
 def _target_of(ctx: _Context, seed_lps: np.ndarray) -> Any:
     from radnec.dose.targets import lesion_target
 
@@ -389,6 +383,8 @@ def _target_of(ctx: _Context, seed_lps: np.ndarray) -> Any:
 
 def _plan_summary(ctx: _Context, warnings: list[str]) -> PlanSummary:
     from radnec.dose.plan_metrics import plan_metrics
+    from radnec.geometry import mask_centroid_lps
+    from radnec.ingest.rtstruct import roi_mask
 
     plan = ctx.plan
     rx = plan.prescription_gy
@@ -403,7 +399,8 @@ def _plan_summary(ctx: _Context, warnings: list[str]) -> PlanSummary:
     gtv = _gtv_roi(ctx)
     ctx.gtv = gtv
     ctx.prescription_gy = float(rx)  # the plan-level value; each lesion gets its target's (_lesion_targets)
-    primary = _target_of(ctx, _gtv_centroid(ctx, gtv))
+    ctx.gtv_centre = mask_centroid_lps(roi_mask(gtv, ctx.dose.image))
+    primary = _target_of(ctx, ctx.gtv_centre)
     per_target = getattr(plan, "target_prescriptions_gy", {}) or {}
     if len(set(per_target.values())) > 1:
         names = {r.number: r.name for r in ctx.structures.rois}
@@ -529,7 +526,7 @@ def _seeds(ctx: _Context, seeds: Sequence[Sequence[float]] | None) -> dict[str, 
             f"the structure set has {len(others) + 1} GTVs; only {ctx.gtv.name} is analysed by default "
             f"(give --lesion-seed for {', '.join(others)})"
         )
-    return {ctx.gtv.name: _gtv_centroid(ctx, ctx.gtv)}
+    return {ctx.gtv.name: ctx.gtv_centre}
 
 
 def _lesion_targets(ctx: _Context) -> None:
