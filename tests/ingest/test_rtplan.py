@@ -66,3 +66,29 @@ def test_multi_target_plan_keeps_each_targets_prescription(tmp_path):
     plan = read_rtplan(p)
     assert plan.target_prescriptions_gy == {1: 24.0, 2: 20.0, 3: 18.0}
     assert plan.prescription_gy == 24.0 and any("other target doses" in n for n in plan.notes)
+
+
+def _corrupt_roi_number(path, text: bytes = b"x1") -> None:
+    """Overwrite the value of the first ReferencedROINumber (3006,0084) in the file's bytes."""
+    data = bytearray(path.read_bytes())
+    i = data.find(bytes([0x06, 0x30, 0x84, 0x00]))  # explicit VR little endian: tag, VR, length, value
+    assert i > 0 and data[i + 4 : i + 6] == b"IS"
+    n = int.from_bytes(data[i + 6 : i + 8], "little")
+    data[i + 8 : i + 8 + n] = text[:n].ljust(n, b" ")
+    path.write_bytes(bytes(data))
+
+
+@pytest.mark.filterwarnings("ignore:Invalid value for VR IS")
+def test_malformed_roi_number_is_refused_naming_the_file(tmp_path, capsys):
+    from radnec.cli import main
+
+    p = write_rtplan(tmp_path / "rp.dcm", rx=20.0)
+    _corrupt_roi_number(p)
+    with pytest.raises(InputError, match="ReferencedROINumber 'x1' is not an integer") as err:
+        read_rtplan(p)
+    assert str(err.value.path) == str(p)
+    # inspect reports it as a problem of that file, no traceback
+    code = main(["inspect", str(tmp_path)])
+    out = capsys.readouterr()
+    assert "Traceback" not in out.err + out.out and "ReferencedROINumber" in out.err + out.out
+    assert code in (0, 2)

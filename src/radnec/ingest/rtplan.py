@@ -104,9 +104,9 @@ def read_rtplan(path: str | PathLike[str]) -> RTPlan:
         fg = fgs[0]
         if len(fgs) > 1:
             notes.append(f"{len(fgs)} fraction groups; only the first is used")
-        if fg.get("NumberOfFractionsPlanned") not in (None, ""):
-            fractions = int(fg.NumberOfFractionsPlanned)
-        beam_doses = [float(b.BeamDose) for b in fg.get("ReferencedBeamSequence", []) if b.get("BeamDose") not in (None, "")]
+        fractions = _number(fg.get("NumberOfFractionsPlanned"), "NumberOfFractionsPlanned", path)
+        beam_doses = [_number(b.get("BeamDose"), "BeamDose", path, float) for b in fg.get("ReferencedBeamSequence", [])]
+        beam_doses = [d for d in beam_doses if d is not None]
         if beam_doses and fractions:
             fg_total = sum(beam_doses) * fractions
 
@@ -117,20 +117,24 @@ def read_rtplan(path: str | PathLike[str]) -> RTPlan:
     point_like: list[float] = []
     per_target: dict[int, float] = {}
     for ref in ds.get("DoseReferenceSequence", []):
-        if ref.get("ReferencedROINumber") not in (None, ""):
-            targets.append(int(ref.ReferencedROINumber))
+        roi_number = _number(ref.get("ReferencedROINumber"), "ReferencedROINumber", path)
+        if roi_number is not None:
+            targets.append(roi_number)
         if str(ref.get("DoseReferenceType", "")).upper() != "TARGET":
             continue
         value = ref.get("TargetPrescriptionDose")
         if value in (None, ""):
             continue
-        v = float(value)
+        try:
+            v = float(value)
+        except (TypeError, ValueError):
+            raise UnitsError(f"TargetPrescriptionDose {value!r} is not a number", path=path) from None
         if not (v > 0 and v <= MAX_PLAUSIBLE_PRESCRIPTION_GY):
             raise UnitsError(f"TargetPrescriptionDose {value!r} Gy is not plausible", path=path)
         kind = str(ref.get("DoseReferenceStructureType", "")).upper()
         (point_like if kind in ("POINT", "COORDINATES") else volume_like).append(v)
-        if ref.get("ReferencedROINumber") not in (None, "") and kind not in ("POINT", "COORDINATES"):
-            roi = int(ref.ReferencedROINumber)
+        if roi_number is not None and kind not in ("POINT", "COORDINATES"):
+            roi = roi_number
             if roi in per_target and per_target[roi] != v:
                 notes.append(f"ROI {roi} has two target prescriptions ({per_target[roi]:g} and {v:g} Gy); the larger is used")
             per_target[roi] = max(v, per_target.get(roi, 0.0))
@@ -169,6 +173,17 @@ def read_rtplan(path: str | PathLike[str]) -> RTPlan:
         notes=notes,
         target_prescriptions_gy=per_target,
     )
+
+
+def _number(value, keyword: str, path: Path, kind: type = int):
+    """An IS/DS value as ``kind`` (``None`` when absent); a malformed one is refused naming the file."""
+    if value in (None, ""):
+        return None
+    try:
+        return kind(value)
+    except (TypeError, ValueError):
+        what = "an integer" if kind is int else "a number"
+        raise InputError(f"{keyword} {str(value)!r} is not {what}", path=path) from None
 
 
 def _technique(ds, beams) -> str:
