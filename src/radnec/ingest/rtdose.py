@@ -373,6 +373,8 @@ def _frame_offsets(ds, frames: int, origin, normal, path: Path, notes: list[str]
     return off
 
 
+#: The summary values of an embedded DVH item.
+_DVH_STATS = ("DVHMinimumDose", "DVHMaximumDose", "DVHMeanDose")
 #: Factor from a labelled absolute ``DoseUnits`` to Gy.
 _LABEL_TO_GY = {"GY": 1.0, "CGY": 0.01}
 
@@ -412,8 +414,13 @@ def _embedded_dvhs(ds, grid_max_gy: float, prescription_gy: float | None, path: 
         except (AttributeError, IndexError, TypeError, ValueError):
             notes.append("an embedded DVH without ROI reference or data was skipped")
             continue
-        dscale = float(item.get("DVHDoseScaling", 1.0) or 1.0)
-        parsed.append((item, roi_number, data[0::2], data[1::2], dscale))
+        try:
+            dscale = float(item.get("DVHDoseScaling", 1.0) or 1.0)
+            stats = {k: None if item.get(k) in (None, "") else float(item.get(k)) for k in _DVH_STATS}
+        except (TypeError, ValueError):
+            notes.append(f"the embedded DVH of ROI {roi_number} has a non-numeric scaling or min/max/mean; skipped")
+            continue
+        parsed.append((item, roi_number, data[0::2], data[1::2], dscale, stats))
     if not parsed:
         return out
     # the highest DVH on each axis, in Gy as labelled; a labelled-absolute value above the grid
@@ -421,10 +428,10 @@ def _embedded_dvhs(ds, grid_max_gy: float, prescription_gy: float | None, path: 
     def label(it) -> float | None:
         return _LABEL_TO_GY.get(str(it.get("DoseUnits", "")).upper())
 
-    absolute = [(it, label(it), w, v, sc) for it, _, w, v, sc in parsed if label(it) is not None]
-    axis_top = max((_top_edge(w, v, sc) * f for _, f, w, v, sc in absolute), default=0.0)
-    widest = max((float(w.max()) * sc * f for _, f, w, _, sc in absolute if w.size), default=0.0)
-    maxima = [float(it.get("DVHMaximumDose")) * f for it, f, *_ in absolute if it.get("DVHMaximumDose") is not None]
+    absolute = [(label(it), w, v, sc, st) for it, _, w, v, sc, st in parsed if label(it) is not None]
+    axis_top = max((_top_edge(w, v, sc) * f for f, w, v, sc, _ in absolute), default=0.0)
+    widest = max((float(w.max()) * sc * f for f, w, _, sc, _ in absolute if w.size), default=0.0)
+    maxima = [st["DVHMaximumDose"] * f for f, *_, st in absolute if st["DVHMaximumDose"] is not None]
     axis_pct = axis_top > limit + widest
     stats_pct = bool(maxima) and max(maxima) > limit
     for what, flag, top in (("bins", axis_pct, axis_top), ("min/max/mean", stats_pct, max(maxima, default=0.0))):
@@ -434,7 +441,7 @@ def _embedded_dvhs(ds, grid_max_gy: float, prescription_gy: float | None, path: 
                 "be Gy; read as percent of prescription"
                 + ("" if prescription_gy else " (left unconverted: no prescription supplied)")
             )
-    for item, roi_number, widths, vols, dscale in parsed:
+    for item, roi_number, widths, vols, dscale, stats in parsed:
         units = str(item.get("DoseUnits", "")).upper()
         f_axis, axis_units = _unit_factor(units, axis_pct, prescription_gy)
         f_stats, stats_units = _unit_factor(units, stats_pct, prescription_gy)
@@ -447,17 +454,16 @@ def _embedded_dvhs(ds, grid_max_gy: float, prescription_gy: float | None, path: 
         if "UNRESOLVED" in (axis_units, stats_units) and units in ("GY", "CGY", "RELATIVE", "PERCENT"):
             notes_i.append("no prescription given: percent values left unconverted")
 
-        def conv(key: str, f: float | None = f_stats, it=item) -> float | None:
-            v = it.get(key)
-            return None if v is None or f is None else float(v) * f
+        def conv(key: str, f: float | None = f_stats, st=stats) -> float | None:
+            return None if st[key] is None or f is None else st[key] * f
 
         edges = np.cumsum(widths) * dscale
-        top, dmax = _top_edge(widths, vols, dscale), item.get("DVHMaximumDose")
+        top, dmax = _top_edge(widths, vols, dscale), stats["DVHMaximumDose"]
         if f_axis is not None and f_stats is not None and dmax is not None and widths.size:
             # the curve's top bin must hold the stated maximum: a check on both unit decisions
-            if abs(top * f_axis - float(dmax) * f_stats) > float(widths.max()) * dscale * f_axis + 0.05 * top * f_axis:
+            if abs(top * f_axis - dmax * f_stats) > float(widths.max()) * dscale * f_axis + 0.05 * top * f_axis:
                 notes_i.append(
-                    f"curve ends at {top * f_axis:.4g} Gy but DVHMaximumDose says {float(dmax) * f_stats:.4g} Gy: units doubtful"
+                    f"curve ends at {top * f_axis:.4g} Gy but DVHMaximumDose says {dmax * f_stats:.4g} Gy: units doubtful"
                 )
         out[roi_number] = EmbeddedDVH(
             roi_number=roi_number,

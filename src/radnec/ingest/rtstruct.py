@@ -173,7 +173,10 @@ def read_rtstruct(path: str | PathLike[str]) -> StructureSet:
         if number not in names:
             raise InputError(f"contours reference ROI number {number}, which the structure set does not declare", path=path)
         col = item.get("ROIDisplayColor")
-        colors[number] = tuple(int(c) for c in col) if col is not None and len(col) == 3 else None
+        try:  # display only: a malformed colour is dropped, not fatal
+            colors[number] = tuple(int(c) for c in col) if col is not None and len(col) == 3 else None
+        except (TypeError, ValueError):
+            colors[number] = None
         for j, c in enumerate(item.get("ContourSequence", [])):
             gtype = str(c.get("ContourGeometricType", "CLOSED_PLANAR")).upper()
             try:
