@@ -113,7 +113,10 @@ def read_seg(
     if unknown:
         raise InputError(f"segment number(s) {unknown} not in the SEG (present: {sorted(available)})", path=p)
     fractional = str(ds.get("SegmentationType", "")).upper() == "FRACTIONAL"
-    max_fraction = float(ds.get("MaximumFractionalValue", 255)) if fractional else 1.0
+    try:
+        max_fraction = float(ds.get("MaximumFractionalValue", 255)) if fractional else 1.0
+    except (TypeError, ValueError):
+        raise InputError(f"MaximumFractionalValue {ds.get('MaximumFractionalValue')!r} is not a number", path=p) from None
     out: list[Segment] = []
     for number in numbers:
         try:
@@ -123,7 +126,7 @@ def read_seg(
                     segment_numbers=[number], combine_segments=True, skip_overlap_checks=True,
                     rescale_fractional=False,
                 )
-        except (ValueError, RuntimeError) as exc:
+        except (ValueError, RuntimeError, TypeError) as exc:  # TypeError: a non-numeric spacing/position
             raise GeometryError(
                 f"segment {number}: frames do not form a regular 3-D grid ({exc})", path=p
             ) from exc
