@@ -67,6 +67,11 @@ MRS_SOP_CLASS = "1.2.840.10008.5.1.4.1.1.4.2"
 SIEMENS_CSA_NON_IMAGE = "1.3.12.2.1107.5.9.1"
 
 
+#: Fewest FID points radnec accepts: an engineering sanity limit (clinical single-voxel spectra
+#: have 512–4096 points).
+MIN_POINTS = 64
+
+
 @dataclass(frozen=True)
 class Fid:
     """A complex free-induction decay and what is needed to put it on a ppm axis."""
@@ -98,6 +103,8 @@ def _rda(path: Path) -> Fid:
         freq = float(header["MRFrequency"])
     except (KeyError, ValueError) as exc:
         raise InputError(f"RDA header lacks or mangles {exc}", path=path) from None
+    if n < MIN_POINTS or not (np.isfinite(dwell_us) and dwell_us > 0):
+        raise InputError(f"RDA header gives {n} points at a dwell time of {dwell_us} µs: not a usable FID", path=path)
     nucleus = header.get("Nucleus", "1H")
     if nucleus != "1H":
         raise InputError(f"nucleus {nucleus}: only 1H spectroscopy is supported", path=path)
@@ -109,7 +116,10 @@ def _rda(path: Path) -> Fid:
     if len(body) < n * 16:
         raise InputError(f"RDA data truncated: {len(body)} bytes for {n} complex float64 points", path=path)
     arr = np.frombuffer(body[: n * 16], dtype="<f8")
-    te = float(header["TE"]) if "TE" in header else None
+    try:
+        te = float(header["TE"]) if "TE" in header else None
+    except ValueError:
+        te = None  # informational only
     return Fid(arr[0::2] + 1j * arr[1::2], 1e6 / dwell_us, freq, WATER_PPM, te, "Siemens RDA")
 
 
@@ -216,7 +226,7 @@ def read_fid(path: str | Path) -> Fid:
     if re.fullmatch(r"p\d+\.7", path.name.lower()) or suffix == ".7":
         raise InputError("GE P-file (raw k-space) is not supported; type the ratios in", path=path)
     if suffix == ".rda":
-        return _rda(path)
+        return _checked(_rda(path), path)
     try:
         ds = pydicom.dcmread(path)
     except (InvalidDicomError, OSError):
@@ -225,11 +235,33 @@ def read_fid(path: str | Path) -> Fid:
             path=path,
         ) from None
     sop = str(ds.get("SOPClassUID", ""))
-    if sop == MRS_SOP_CLASS or "SpectroscopyData" in ds:
-        return _dicom_mrs(ds, path)
-    if (0x7FE1, 0x1010) in ds:
-        return _csa_ima(ds, path)
-    raise InputError(f"DICOM file is not MR spectroscopy (SOP class {sop})", path=path)
+    reader = _dicom_mrs if (sop == MRS_SOP_CLASS or "SpectroscopyData" in ds) else _csa_ima if (0x7FE1, 0x1010) in ds else None
+    if reader is None:
+        raise InputError(f"DICOM file is not MR spectroscopy (SOP class {sop})", path=path)
+    try:
+        return _checked(reader(ds, path), path)
+    except (AttributeError, KeyError, TypeError, ValueError) as exc:  # a missing or non-numeric attribute
+        raise InputError(f"malformed spectroscopy header ({type(exc).__name__}: {exc})", path=path) from None
+
+
+def _checked(fid: Fid, path: Path) -> Fid:
+    """Refuse a FID whose numbers cannot put it on a ppm axis (each reader parses its own header)."""
+    problems = []
+    if fid.data.size < MIN_POINTS:
+        problems.append(f"{fid.data.size} points (need >= {MIN_POINTS})")
+    if not (np.isfinite(fid.spectral_width_hz) and fid.spectral_width_hz > 0):
+        problems.append(f"spectral width {fid.spectral_width_hz} Hz")
+    if not (np.isfinite(fid.frequency_mhz) and fid.frequency_mhz > 0):
+        problems.append(f"spectrometer frequency {fid.frequency_mhz} MHz")
+    if not np.isfinite(fid.reference_ppm):
+        problems.append(f"reference {fid.reference_ppm} ppm")
+    if not np.all(np.isfinite(fid.data)):
+        problems.append("non-finite samples")
+    if problems:
+        raise InputError(f"{fid.format}: not a usable FID ({'; '.join(problems)})", path=path)
+    if fid.te_ms is not None and not (np.isfinite(fid.te_ms) and fid.te_ms >= 0):
+        return Fid(fid.data, fid.spectral_width_hz, fid.frequency_mhz, fid.reference_ppm, None, fid.format)
+    return fid
 
 
 def spectrum(fid: Fid) -> tuple[np.ndarray, np.ndarray]:
