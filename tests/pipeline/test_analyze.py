@@ -86,6 +86,7 @@ def test_outputs_follow_the_contract(necrosis):
     html = (out / "report.html").read_text()
     assert "<img" in html and "http://" not in html and "https://" not in html
     assert analysis.disclaimer in html
+    assert "Prescription the lesion is judged against" in html and "target PTV; lesion&#39;s GTV: GTV" in html
 
 
 def test_plan_metrics_match_truth(necrosis):

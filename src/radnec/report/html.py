@@ -284,7 +284,13 @@ def _dose_rows(lesion: Lesion) -> list[tuple[str, str]]:
     d = lesion.dose
     if d is None:
         return []
-    return [
+    target = d.details.get("target") if isinstance(d.details.get("target"), Mapping) else {}
+    rx = d.details.get("prescription_gy", target.get("prescription_gy"))
+    judged = [] if rx is None else [(
+        "Prescription the lesion is judged against",
+        fmt(rx, 1, "Gy") + (f" — {target['prescription_source']}; lesion's GTV: {target['gtv']}" if target.get("gtv") else ""),
+    )]
+    return judged + [
         ("Dmin", fmt(d.dmin_gy, 1, "Gy")),
         ("Dmean", fmt(d.dmean_gy, 1, "Gy")),
         ("Dmax", fmt(d.dmax_gy, 1, "Gy")),
