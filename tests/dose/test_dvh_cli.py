@@ -73,3 +73,25 @@ def test_interpolation_option(data_dir, capsys):
 def test_bad_interpolation_exit_2(data_dir, capsys):
     assert main(_args(data_dir, "--roi", "Heart", "--interpolation", "cubic")) == 2
     assert "--interpolation must be" in capsys.readouterr().err
+
+
+def test_each_target_of_a_multi_target_plan_keeps_its_prescription(data_dir, tmp_path, capsys):
+    """The fixture plan given per-ROI targets (Tumor Bed 14 Gy, Scar 12 Gy): coverage of each ROI is
+    read against its own prescription; --rx overrides both."""
+    import pydicom
+    from pydicom.dataset import Dataset
+
+    plan = pydicom.dcmread(data_dir / "rt-dicompyler" / "rtplan.dcm")
+    plan.DoseReferenceSequence[0].ReferencedROINumber = 9
+    extra = Dataset()
+    extra.DoseReferenceNumber, extra.DoseReferenceStructureType, extra.DoseReferenceType = 3, "VOLUME", "TARGET"
+    extra.TargetPrescriptionDose, extra.ReferencedROINumber = 12.0, 8
+    plan.DoseReferenceSequence.append(extra)
+    rp = tmp_path / "rtplan.dcm"
+    plan.save_as(rp)
+    assert main(_args(data_dir, "--plan", str(rp), "--roi", "Scar", "--roi", "Tumor Bed", "--json")) == 0
+    scar, bed = json.loads(capsys.readouterr().out)["rois"]
+    assert (scar["prescription_gy"], bed["prescription_gy"]) == (12.0, 14.0)
+    assert main(_args(data_dir, "--plan", str(rp), "--roi", "Scar", "--rx", "14", "--json")) == 0
+    (scar14,) = json.loads(capsys.readouterr().out)["rois"]
+    assert scar14["prescription_gy"] == 14.0 and scar14["coverage_pct"]["rx100"] < scar["coverage_pct"]["rx100"]

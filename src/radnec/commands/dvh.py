@@ -77,8 +77,11 @@ def command(
             rows.append(entry)
             continue
         entry.update(h.summary())
-        if rx_gy:
-            entry["coverage_pct"] = {f"rx{p}": h.v_gy(rx_gy * p / 100.0, relative=True) for p in (100, 80, 50)}
+        # a multi-target plan prescribes each target its own dose; --rx overrides for every ROI
+        roi_rx = rx_gy if rx is not None or rtplan is None else rtplan.target_prescriptions_gy.get(r.number, rx_gy)
+        if roi_rx:
+            entry["prescription_gy"] = roi_rx
+            entry["coverage_pct"] = {f"rx{p}": h.v_gy(roi_rx * p / 100.0, relative=True) for p in (100, 80, 50)}
         if cumulative and h.doses_gy.size:
             edges, vol = h.cumulative(bin_width_gy=0.1)
             entry["cumulative"] = {"dose_gy": edges.tolist(), "volume_cc": vol.tolist()}
