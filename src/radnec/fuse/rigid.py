@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from contextlib import contextmanager
 
 import numpy as np
 import SimpleITK as sitk
@@ -26,6 +27,23 @@ log = logging.getLogger(__name__)
 
 #: Default random seed of the metric sampling (determinism).
 DEFAULT_SEED = 20240611
+#: ITK threads during rigid registration. ITK's v4 metrics sum per-thread partial results in the
+#: order the thread pool hands out work, so with several threads the result differs run to run at
+#: ~1e-15, and downstream steps can amplify that (seen: two `analyze` runs of the demo case 0.2 mm
+#: apart in maximum displacement). The registration method's own thread setting does not reach the
+#: metric; the global default does, so it is set for the duration (and restored). One thread makes
+#: the rigid result bit-reproducible across processes.
+RIGID_THREADS = 1
+
+
+@contextmanager
+def _itk_threads(n: int):
+    before = sitk.ProcessObject.GetGlobalDefaultNumberOfThreads()
+    sitk.ProcessObject.SetGlobalDefaultNumberOfThreads(n)
+    try:
+        yield
+    finally:
+        sitk.ProcessObject.SetGlobalDefaultNumberOfThreads(before)
 
 
 def _to_float(image: sitk.Image) -> sitk.Image:
@@ -141,7 +159,8 @@ def register_rigid(
         reg.SetOptimizerScalesFromPhysicalShift()
         reg.SetInitialTransform(tx, inPlace=True)
         try:
-            reg.Execute(fl, ml)
+            with _itk_threads(RIGID_THREADS):
+                reg.Execute(fl, ml)
         except RuntimeError as exc:  # ITK raises e.g. "All samples map outside moving image buffer"
             raise RegistrationError(
                 f"rigid registration failed in SimpleITK at the {spacing} mm level: "
