@@ -72,3 +72,14 @@ def test_no_gtv_at_all():
     ss = StructureSet(rois=[_box(1, "PTV", "PTV", (0.0, 0.0, 0.0), 5.0)], frame_of_reference_uid="1", referenced_series_uid=None, sop_instance_uid="2")
     t = lesion_target(ss, PLAN, (0.0, 0.0, 0.0), plan_prescription_gy=20.0, dose=sitk.Image(4, 4, 4, sitk.sitkFloat32))
     assert t.gtv is None and (t.prescription_gy, t.source) == (20.0, "plan")
+
+
+def test_single_plane_gtv_takes_its_thickness_from_the_dose_grid(case):
+    """A GTV drawn on one slice (tiny metastasis) must not stop the analysis."""
+    ss, dose = case
+    flat = _box(5, "GTV_C", "GTV", (0.0, 20.0, 0.0), 3.0)
+    flat = ROI(number=5, name="GTV_C", type="GTV", color=None, contours=flat.contours[1:2])  # one plane
+    plane_z = float(flat.contours[0].points[0, 2])
+    ss2 = StructureSet(rois=[*ss.rois, flat], frame_of_reference_uid="1.2.3", referenced_series_uid=None, sop_instance_uid="1.2.5")
+    t = lesion_target(ss2, SimpleNamespace(target_prescriptions_gy={5: 20.0}), (0.0, 20.0, plane_z + 0.5), plan_prescription_gy=24.0, dose=dose)
+    assert (t.gtv.name, t.prescription_gy, t.distance_mm) == ("GTV_C", 20.0, 0.0)

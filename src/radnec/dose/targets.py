@@ -87,13 +87,20 @@ def lesion_target(structures: Any, plan: Any, seed_lps: Any, *, plan_prescriptio
     """
     from radnec.dose.sampling import _edge_distance, _segments
     from radnec.geometry import mask_centroid_lps
-    from radnec.ingest.rtstruct import contour_model, roi_mask, roi_volume_cc
+    from radnec.ingest.rtstruct import grid_contour_model, roi_mask
 
     seed = np.asarray(seed_lps, dtype=float).reshape(1, 3)
     gtvs = [r for r in structures.rois if r.contours and is_gtv(r)]
     if not gtvs:
         return LesionTarget(None, float(plan_prescription_gy), "plan", None)
-    inside = [r for r in gtvs if bool(contour_model(r).inside(seed)[0])]
+    models = {}
+
+    def model(r):  # single-plane ROIs take their thickness from the dose grid
+        if r.number not in models:
+            models[r.number] = grid_contour_model(r, dose)
+        return models[r.number]
+
+    inside = [r for r in gtvs if bool(model(r).inside(seed)[0])]
     if inside:
         gtv, distance = inside[0], 0.0
     else:
@@ -110,8 +117,8 @@ def lesion_target(structures: Any, plan: Any, seed_lps: Any, *, plan_prescriptio
         centre = mask_centroid_lps(roi_mask(gtv, dose)).reshape(1, 3)
         around = []
         for r in structures.rois:
-            if r.number in per_target and r.contours and bool(contour_model(r).inside(centre)[0]):
-                around.append((roi_volume_cc(r), r))
+            if r.number in per_target and r.contours and bool(model(r).inside(centre)[0]):
+                around.append((model(r).volume_cc(), r))
         if around:
             _, target = min(around, key=lambda t: t[0])
             return LesionTarget(gtv, per_target[target.number], f"target {target.name}", distance)

@@ -591,7 +591,7 @@ def roi_fraction(
     """
     if supersample < 1:
         raise ValueError(f"supersample must be ≥ 1, got {supersample}")
-    model = roi if isinstance(roi, ContourModel) else _model_for_grid(roi, reference, slice_thickness_mm, end_cap)
+    model = roi if isinstance(roi, ContourModel) else grid_contour_model(roi, reference, slice_thickness_mm, end_cap)
     size = np.array(reference.GetSize())
     out = np.zeros(size[::-1], dtype=np.float32)
     contour_cc = model.volume_cc()
@@ -812,7 +812,11 @@ def roi_sample_points(
 # --------------------------------------------------------------------------------------------
 
 
-def _model_for_grid(roi: ROI, reference: sitk.Image, thickness: float | None, end_cap: bool) -> ContourModel:
+def grid_contour_model(
+    roi: ROI, reference: sitk.Image, thickness: float | None = None, end_cap: bool = True
+) -> ContourModel:
+    """:func:`contour_model` of ``roi``; a single-plane ROI without ``thickness`` takes its slab
+    thickness from ``reference``'s spacing along the contour normal (mm)."""
     try:
         return contour_model(roi, slice_thickness_mm=thickness, end_cap=end_cap)
     except GeometryError as exc:
@@ -915,6 +919,7 @@ __all__ = [
     "RasterReport",
     "read_rtstruct",
     "contour_model",
+    "grid_contour_model",
     "roi_volume_cc",
     "roi_fraction",
     "roi_mask",
