@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import logging
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -260,7 +260,7 @@ def _checked(fid: Fid, path: Path) -> Fid:
     if problems:
         raise InputError(f"{fid.format}: not a usable FID ({'; '.join(problems)})", path=path)
     if fid.te_ms is not None and not (np.isfinite(fid.te_ms) and fid.te_ms >= 0):
-        return Fid(fid.data, fid.spectral_width_hz, fid.frequency_mhz, fid.reference_ppm, None, fid.format)
+        return replace(fid, te_ms=None)  # TE is informational: an impossible value is dropped
     return fid
 
 
