@@ -459,12 +459,12 @@ def _embedded_dvhs(ds, grid_max_gy: float, prescription_gy: float | None, path: 
 
         edges = np.cumsum(widths) * dscale
         top, dmax = _top_edge(widths, vols, dscale), stats["DVHMaximumDose"]
-        if f_axis is not None and f_stats is not None and dmax is not None and widths.size:
-            # the curve's top bin must hold the stated maximum: a check on both unit decisions
-            if abs(top * f_axis - dmax * f_stats) > float(widths.max()) * dscale * f_axis + 0.05 * top * f_axis:
-                notes_i.append(
-                    f"curve ends at {top * f_axis:.4g} Gy but DVHMaximumDose says {dmax * f_stats:.4g} Gy: units doubtful"
-                )
+        # the curve's top bin must hold the stated maximum: a check on both unit decisions
+        checkable = f_axis is not None and f_stats is not None and dmax is not None and widths.size
+        if checkable and abs(top * f_axis - dmax * f_stats) > float(widths.max()) * dscale * f_axis + 0.05 * top * f_axis:
+            notes_i.append(
+                f"curve ends at {top * f_axis:.4g} Gy but DVHMaximumDose says {dmax * f_stats:.4g} Gy: units doubtful"
+            )
         out[roi_number] = EmbeddedDVH(
             roi_number=roi_number,
             kind=str(item.get("DVHType", "")).upper(),
