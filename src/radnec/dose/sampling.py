@@ -124,59 +124,15 @@ def model_volume_cc(model, profiles=None) -> float:
 
 
 def morph_points(model, *, spacing_mm: float, seed: int = 0, profiles=None) -> tuple[np.ndarray, np.ndarray]:
-    """Quadrature points (LPS) and volumes (cm³) of a contour model, area-interpolated.
+    """Quadrature points (LPS) and volumes (cm³) of a contour model, area-interpolated:
+    :func:`radnec.ingest.rtstruct.roi_sample_points` (each plane's in-plane points tested once;
+    between two planes the sub-planes carry both planes' points weighted (1 − t) and t and scaled
+    to the interpolated area) with the area of :func:`area_profiles`."""
+    from radnec.ingest.rtstruct import roi_sample_points
 
-    Like :func:`radnec.ingest.rtstruct.roi_sample_points` (each plane's in-plane points tested
-    once; between two planes the sub-planes carry both planes' points weighted (1 − t) and t and
-    scaled to the interpolated area), but with the area of :func:`area_profiles`.
-    """
-    from radnec.ingest.rtstruct import plane_lattice_points
-
-    rng = np.random.default_rng(seed)
-    h = float(spacing_mm)
-    if not h > 0:
-        raise ValueError(f"spacing_mm must be positive, got {spacing_mm}")
-    profiles = area_profiles(model) if profiles is None else profiles
-    areas = model.areas_mm2()
-    planes2, cell = plane_lattice_points(model, h, rng)
-    pts_all: list[np.ndarray] = []
-    w_all: list[np.ndarray] = []
-
-    def emit(k: int, w: np.ndarray, factor: np.ndarray, dz: float) -> None:
-        if len(planes2[k]):
-            pts_all.append(model.to_lps(np.column_stack([planes2[k], w])))
-            w_all.append(cell[k] * dz / MM3_PER_CC * factor)
-
-    def spans(lo: float, hi: float):
-        n_sub = max(1, int(np.ceil((hi - lo) / h - 1e-9)))
-        return lo + (np.arange(n_sub) + 0.5) * (hi - lo) / n_sub, (hi - lo) / n_sub
-
-    def positions(k: int, w0: float, dz: float) -> np.ndarray:
-        return w0 + rng.uniform(-dz / 2, dz / 2, size=len(planes2[k]))
-
-    for (a_, b_), _family, f in profiles:
-        for k, lo, hi in ((a_, model.slabs[a_].lo, model.slabs[a_].h), (b_ - 1, model.slabs[b_ - 1].h, model.slabs[b_ - 1].hi)):
-            if hi - lo > 1e-9:
-                ws, dz = spans(lo, hi)
-                for w0 in ws:
-                    emit(k, positions(k, w0, dz), np.ones(len(planes2[k])), dz)
-        for k in range(a_, b_ - 1):
-            h0, h1 = model.slabs[k].h, model.slabs[k + 1].h
-            ws, dz = spans(h0, h1)
-            for w0 in ws:
-                for kk, upper in ((k, False), (k + 1, True)):
-                    w = positions(kk, w0, dz)
-                    t = np.clip((w - h0) / (h1 - h0), 0.0, 1.0)
-                    if f is None:  # stair-step: each half keeps its plane
-                        factor = (t >= 0.5) if upper else (t < 0.5)
-                        emit(kk, w, factor.astype(float), dz)
-                        continue
-                    lin = (1 - t) * areas[k] + t * areas[k + 1]
-                    scale = np.where(lin > 0, f(w) / np.where(lin > 0, lin, 1.0), 0.0)
-                    emit(kk, w, (t if upper else 1 - t) * scale, dz)
-    if not pts_all:
-        return np.zeros((0, 3)), np.zeros(0)
-    return np.vstack(pts_all), np.concatenate(w_all)
+    return roi_sample_points(
+        model, spacing_mm=spacing_mm, seed=seed, profiles=area_profiles(model) if profiles is None else profiles
+    )
 
 
 def shape_interpolated_points(

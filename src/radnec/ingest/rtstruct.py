@@ -722,6 +722,7 @@ def roi_sample_points(
     end_cap: bool = True,
     jitter: bool = True,
     seed: int = 0,
+    profiles: list | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Quadrature points of the ROI's slab model: LPS points (n, 3) and their volumes (cm³).
 
@@ -729,11 +730,14 @@ def roi_sample_points(
     tested against the plane's polygons once. Between two planes of a run, sub-planes every
     ``spacing_mm`` carry a *mixture* of both planes' points, weighted (1 − t) and t (t = fraction
     of the way from the lower plane) and scaled so that the total cross-section area follows the
-    cubic spline of the plane areas (see :meth:`ContourModel.area_factor`): a smooth morph between
-    the two shapes in the dose sampling, and the exact model volume. Beyond the extreme planes
-    (end-caps) the extreme contour is extruded. With ``area_interpolation=False`` each slab is a
-    plain extrusion of its plane (stair-step). This is what the DVH engine uses: the structure is
-    sampled finely in its own geometry and the dose is interpolated at the points.
+    run's area profile: by default the cubic spline of the plane areas (see
+    :meth:`ContourModel.area_factor`), or the ``((start, stop), family, A(w))`` entries of
+    ``profiles`` (:func:`area_profiles`; ``A`` ``None`` = stair-step, each half of the gap keeps
+    its plane). A smooth morph between the two shapes in the dose sampling, and the exact model
+    volume. Beyond the extreme planes (end-caps) the extreme contour is extruded. With
+    ``area_interpolation=False`` and no ``profiles`` each slab is a plain extrusion of its plane
+    (stair-step). This is what the DVH engine uses: the structure is sampled finely in its own
+    geometry and the dose is interpolated at the points.
 
     With ``jitter`` (default) every point is moved to a random position inside its own cell
     (stratified sampling, fixed ``seed``): a regular lattice would quantise the doses of a
@@ -769,39 +773,40 @@ def roi_sample_points(
             w = w + rng.uniform(-dz / 2, dz / 2, size=len(w))
         return w
 
-    if not model.area_interpolation:
+    if profiles is None and not model.area_interpolation:
         for k, slab in enumerate(model.slabs):
             ws, dz = span(slab.lo, slab.hi)
             for w0 in ws:
                 emit(k, positions(k, w0, dz), np.ones(len(planes2[k])), dz)
-    else:
-        from scipy.interpolate import CubicSpline
-
-        runs = model.runs or [(0, len(model.slabs))]
-        for a_, b_ in runs:
-            hs = np.array([sl.h for sl in model.slabs[a_:b_]])
-            ar = areas[a_:b_]
-            spline = CubicSpline(hs, ar) if b_ - a_ >= 3 else None
-            # end-caps: the extreme contours extruded
-            for k, lo, hi in ((a_, model.slabs[a_].lo, model.slabs[a_].h), (b_ - 1, model.slabs[b_ - 1].h, model.slabs[b_ - 1].hi)):
-                if hi - lo <= 1e-9:
-                    continue
-                ws, dz = span(lo, hi)
-                for w0 in ws:
-                    emit(k, positions(k, w0, dz), np.ones(len(planes2[k])), dz)
-            # between planes: a mixture of the two neighbouring shapes, (1 − t) and t, scaled so
-            # that the total cross-section area follows the cubic spline of the plane areas
-            for k in range(a_, b_ - 1):
-                h0, h1 = model.slabs[k].h, model.slabs[k + 1].h
-                ws, dz = span(h0, h1)
-                for w0 in ws:
-                    for kk, is_upper in ((k, False), (k + 1, True)):
-                        w = positions(kk, w0, dz)
-                        t = np.clip((w - h0) / (h1 - h0), 0.0, 1.0)
-                        a_w = spline(w) if spline is not None else (1 - t) * areas[k] + t * areas[k + 1]
-                        lin = (1 - t) * areas[k] + t * areas[k + 1]
-                        scale = np.where(lin > 0, np.clip(a_w, 0.0, None) / np.where(lin > 0, lin, 1.0), 0.0)
-                        emit(kk, w, (t if is_upper else 1 - t) * scale, dz)
+        profiles = []
+    elif profiles is None:
+        profiles = [
+            ((a_, b_), "A", _family_spline(np.array([sl.h for sl in model.slabs[a_:b_]]), areas[a_:b_], "A"))
+            for a_, b_ in (model.runs or [(0, len(model.slabs))])
+        ]
+    for (a_, b_), _family, area_at in profiles:
+        # end-caps: the extreme contours extruded
+        for k, lo, hi in ((a_, model.slabs[a_].lo, model.slabs[a_].h), (b_ - 1, model.slabs[b_ - 1].h, model.slabs[b_ - 1].hi)):
+            if hi - lo <= 1e-9:
+                continue
+            ws, dz = span(lo, hi)
+            for w0 in ws:
+                emit(k, positions(k, w0, dz), np.ones(len(planes2[k])), dz)
+        # between planes: a mixture of the two neighbouring shapes, (1 − t) and t, scaled so
+        # that the total cross-section area follows the run's area profile
+        for k in range(a_, b_ - 1):
+            h0, h1 = model.slabs[k].h, model.slabs[k + 1].h
+            ws, dz = span(h0, h1)
+            for w0 in ws:
+                for kk, is_upper in ((k, False), (k + 1, True)):
+                    w = positions(kk, w0, dz)
+                    t = np.clip((w - h0) / (h1 - h0), 0.0, 1.0)
+                    if area_at is None:  # stair-step: each half keeps its plane
+                        emit(kk, w, ((t >= 0.5) if is_upper else (t < 0.5)).astype(float), dz)
+                        continue
+                    lin = (1 - t) * areas[k] + t * areas[k + 1]
+                    scale = np.where(lin > 0, np.clip(area_at(w), 0.0, None) / np.where(lin > 0, lin, 1.0), 0.0)
+                    emit(kk, w, (t if is_upper else 1 - t) * scale, dz)
     if not pts_all:
         return np.zeros((0, 3)), np.zeros(0)
     return np.vstack(pts_all), np.concatenate(w_all)
