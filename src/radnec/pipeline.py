@@ -124,7 +124,7 @@ def analyze(
     Analysis
         The same content as ``analysis.json``.
     """
-    from radnec.commands._output import dumps, round_floats
+    from radnec.jsonio import dumps, round_floats
 
     case_dir = Path(case_dir)
     out = Path(out_dir)

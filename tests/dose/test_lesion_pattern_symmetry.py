@@ -107,7 +107,7 @@ def test_lesion_outside_dose_grid_refused(setup):
 def test_analyze_lesion_one_call(setup):
     import json
 
-    from radnec.commands._output import dumps
+    from radnec.jsonio import dumps
     from radnec.dose.analysis import analyze_lesion
 
     dose, T, lesion, gtv = setup

@@ -28,7 +28,8 @@ def command(
     json_out: Annotated[bool, typer.Option("--json", help="Print analysis.json to stdout; no progress display.")] = False,
     no_report: Annotated[bool, typer.Option("--no-report", help="Skip the HTML report and its pictures.")] = False,
 ) -> None:
-    from radnec.commands._output import print_json, stdout_console
+    from radnec.jsonio import print_json
+    from radnec.commands._output import stdout_console
     from radnec.geometry import parse_point
     from radnec.pipeline import analyze
 

@@ -22,7 +22,8 @@ def command(
     seed: int = typer.Option(0, "--seed", help="Seed of the Monte Carlo generator (deterministic output)."),
 ) -> None:
     """Assess one case file."""
-    from radnec.commands._output import print_json, stdout_console
+    from radnec.jsonio import print_json
+    from radnec.commands._output import stdout_console
     from radnec.evidence.case import load_case
     from radnec.evidence.options import assessment
 

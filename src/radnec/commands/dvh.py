@@ -36,7 +36,8 @@ def command(
 ) -> None:
     """Compute DVHs of RTSTRUCT ROIs in an RTDOSE."""
     from radnec import DISCLAIMER
-    from radnec.commands._output import print_json, stdout_console
+    from radnec.jsonio import print_json
+    from radnec.commands._output import stdout_console
     from radnec.dose.dvh import dvh as compute_dvh
     from radnec.errors import FrameOfReferenceError, GeometryError, MissingReferenceError
     from radnec.ingest.rtdose import read_rtdose

@@ -84,7 +84,7 @@ def command(
     import numpy as np
     import SimpleITK as sitk
 
-    from radnec.commands._output import print_json
+    from radnec.jsonio import print_json
     from radnec.errors import FrameOfReferenceError
     from radnec.fuse import dicom_reg, quality, transforms
     from radnec.fuse.pipeline import fuse

@@ -212,7 +212,7 @@ def command(
     import logging
 
     from radnec import __version__, errors
-    from radnec.commands._output import print_json
+    from radnec.jsonio import print_json
     from radnec.ingest.inventory import inspect_tree
 
     import pydicom  # noqa: F401 - imported first: pydicom.config resets its logger level on import

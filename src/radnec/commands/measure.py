@@ -100,7 +100,7 @@ def command(
     obs = observations(measures)
     if as_json:
         from radnec import DISCLAIMER
-        from radnec.commands._output import print_json
+        from radnec.jsonio import print_json
 
         print_json({"timepoint": measures, "observations": obs, "disclaimer": DISCLAIMER})
         return

@@ -27,7 +27,8 @@ def command(
     """Quantify (or record) MR spectroscopy ratios."""
     import warnings
 
-    from radnec.commands._output import print_json, stdout_console
+    from radnec.jsonio import print_json
+    from radnec.commands._output import stdout_console
     from radnec.errors import InputError
     from radnec.imaging.mrs import analyze_mrs_file, typed_mrs
 

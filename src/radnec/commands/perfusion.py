@@ -34,7 +34,8 @@ def command(
     """Quantify DSC perfusion in a lesion."""
     import SimpleITK as sitk
 
-    from radnec.commands._output import print_json, stdout_console
+    from radnec.jsonio import print_json
+    from radnec.commands._output import stdout_console
     from radnec.errors import InputError
     from radnec.imaging.dsc_io import read_dsc
     from radnec.imaging.perfusion import analyze_dsc

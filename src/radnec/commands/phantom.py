@@ -42,7 +42,7 @@ def command(
 
         truth["timepoints"][-1]["dsc"] = add_dsc_to_phantom(out, seed=seed)
     if json_out:
-        from radnec.commands._output import print_json
+        from radnec.jsonio import print_json
 
         print_json(truth)
     else:

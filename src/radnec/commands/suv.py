@@ -30,7 +30,8 @@ def command(
     import numpy as np
     import SimpleITK as sitk
 
-    from radnec.commands._output import print_json, stdout_console
+    from radnec.jsonio import print_json
+    from radnec.commands._output import stdout_console
     from radnec.errors import InputError
     from radnec.imaging.pet import load_pet_suv, pet_lesion_stats
 

@@ -6,13 +6,12 @@ Thresholds (spacing range, minimum overlap) come from ``data/quality_thresholds.
 from __future__ import annotations
 
 from functools import lru_cache
-from importlib import resources
 from typing import Any
 
 import numpy as np
 import SimpleITK as sitk
-import yaml
 
+from radnec.datafiles import load_yaml
 from radnec.errors import RegistrationError
 
 
@@ -23,8 +22,7 @@ def thresholds() -> dict[str, Any]:
     Use ``thresholds()["jacobian"]["min_determinant"]["value"]``; every entry carries ``unit``
     and ``source`` (citation or "radnec expert opinion").
     """
-    text = resources.files("radnec.fuse").joinpath("data/quality_thresholds.yaml").read_text("utf-8")
-    return yaml.safe_load(text)
+    return load_yaml("radnec.fuse", "data/quality_thresholds.yaml")
 
 
 def threshold(group: str, name: str) -> float:

@@ -91,7 +91,7 @@ def save(result: FusionResult, folder: str | Path) -> Path:
 
     Returns the path of ``fusion.json``.
     """
-    from radnec.commands._output import dumps
+    from radnec.jsonio import dumps
 
     out = Path(folder)
     out.mkdir(parents=True, exist_ok=True)

@@ -9,11 +9,9 @@ them into the evidence engine's objects.
 from __future__ import annotations
 
 from functools import lru_cache
-from importlib import resources
 from typing import Any
 
-import yaml
-
+from radnec.datafiles import load_yaml
 from radnec.errors import EvidenceError
 
 THRESHOLDS_FILE = "thresholds.yaml"
@@ -23,8 +21,7 @@ REQUIRED_FIELDS = ("threshold", "unit", "direction", "population", "citation")
 @lru_cache(maxsize=1)
 def load_thresholds() -> dict[str, dict[str, Any]]:
     """The cited thresholds keyed by observation name (``dsc_rcbv_mean``, ``pet_tbr_mean_FET``, ...)."""
-    text = resources.files("radnec.imaging").joinpath(THRESHOLDS_FILE).read_text(encoding="utf-8")
-    data = yaml.safe_load(text)
+    data = load_yaml("radnec.imaging", THRESHOLDS_FILE)
     entries = data.get("thresholds") if isinstance(data, dict) else None
     if not isinstance(entries, dict):
         raise EvidenceError(f"{THRESHOLDS_FILE}: no 'thresholds' mapping")

@@ -24,7 +24,6 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -42,10 +41,9 @@ COMPARTMENTS = ("enhancing", "necrotic", "edema", "lesion")
 @lru_cache(maxsize=1)
 def load_conventions_file() -> dict[str, Any]:
     """The parsed ``conventions.yaml`` (label conventions, RANO-BM rules, morphology rules)."""
-    import yaml
+    from radnec.datafiles import load_yaml
 
-    text = resources.files("radnec.lesion").joinpath("conventions.yaml").read_text(encoding="utf-8")
-    return yaml.safe_load(text)
+    return load_yaml("radnec.lesion", "conventions.yaml")
 
 
 @dataclass(frozen=True)

@@ -372,10 +372,7 @@ def add_dsc_to_phantom(out: str | Path, *, seed: int = 0, study: str | None = No
     dict
         The DSC truth entry.
     """
-    from importlib import resources
-
-    import yaml
-
+    from radnec.datafiles import load_yaml
     from radnec.imaging.contralateral import head_mask_otsu
     from radnec.imaging.masks import mask_on_grid
     from radnec.ingest.series import read_series
@@ -391,7 +388,7 @@ def add_dsc_to_phantom(out: str | Path, *, seed: int = 0, study: str | None = No
     tp = tps[-1] if study is None else next((t for t in tps if t["label"] == study), None)
     if tp is None:
         raise InputError(f"no follow-up study {study!r} in the case (have {[t['label'] for t in tps]})", path=out)
-    cfg = yaml.safe_load(resources.files("radnec.phantom").joinpath("dsc_scenarios.yaml").read_text())
+    cfg = load_yaml("radnec.phantom", "dsc_scenarios.yaml")
     acq = cfg["acquisition"]
     params = cfg["diagnosis"].get(truth["diagnosis"])
     if params is None:
