@@ -74,14 +74,14 @@ def true_transform(case) -> dict:
 
 def own_fusion(case, tmp: Path) -> dict:
     from bench_pipeline import CLINICAL, _planning_seed
-    from radnec import pipeline
+    from radnec.pipeline import run as pipeline_run
     from radnec.phantom.writer import write_case
     from radnec.pipeline import analyze
 
     if NO_EVIDENCE:
         # the evidence engine does not influence pattern or symmetry; skipping it keeps this
         # benchmark independent of (and unbroken by) work in progress on the evidence side
-        pipeline._evidence = lambda *a, **k: None
+        pipeline_run.evidence_stage = lambda *a, **k: None
 
     d = tmp / f"{case.scenario}-{case.seed}"
     truth = write_case(case, d)

@@ -6,7 +6,9 @@ unit in the field name (``_gy``, ``_cc``, ``_mm``, ``_pct``, ``days_``). Free-fo
 the stages (registration quality, dose details, evidence) are kept as plain dictionaries so that
 each stage owns its own schema; their keys are documented in docs/.
 
-Determinism: everything except :attr:`Analysis.run` is a function of the inputs only.
+Determinism: ``analysis.json`` is a function of the inputs only; :attr:`Analysis.run` (timestamps,
+timings, which saved stages were reused) is written to ``run.json`` beside it, not into it
+(schema 2; in schema 1 it was part of ``analysis.json``).
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from radnec import DISCLAIMER, __version__
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 Pattern = Literal["in-field", "marginal", "out-of-field"]
 Symmetry = Literal["symmetric", "eccentric"]
@@ -127,7 +129,9 @@ class Analysis(_Model):
     provenance: dict[str, Any] = Field(default_factory=dict)
     disclaimer: str = DISCLAIMER
     run: dict[str, Any] = Field(
-        default_factory=dict, description="timestamps and timings: the only non-deterministic block"
+        default_factory=dict,
+        description="timestamps, timings and reused stages: the only non-deterministic block; written to run.json, "
+        "not to analysis.json",
     )
 
 

@@ -10,8 +10,10 @@ import typer
 HELP = (
     "Analyse one case folder (planning MR + RTPLAN/RTDOSE/RTSTRUCT + follow-up MR studies): fuse, "
     "segment and measure the lesion over time, put it in the dose cloud, weigh the evidence and list "
-    "the options. Writes OUT/analysis.json and a self-contained OUT/report.html. Lesion seeds are "
-    "LPS mm in the planning frame (default: the GTV centroid). Decision support, not a diagnosis."
+    "the options. Writes OUT/analysis.json, a self-contained OUT/report.html and OUT/run.json. Lesion seeds "
+    "are LPS mm in the planning frame (--lesion-seed) or on the latest follow-up as your viewer shows it "
+    "(--lesion-seed-followup); default: the GTV centroid. Every stage's result is kept in OUT/.radnec and "
+    "reused when its inputs are unchanged (--fresh recomputes). Decision support, not a diagnosis."
 )
 
 
@@ -25,6 +27,18 @@ def command(
         Optional[list[str]],
         typer.Option("--lesion-seed", help="x,y,z (LPS mm, planning frame) inside a lesion; repeat for several."),
     ] = None,
+    lesion_seed_followup: Annotated[
+        Optional[list[str]],
+        typer.Option(
+            "--lesion-seed-followup",
+            help="x,y,z (LPS mm) inside a lesion on the LATEST follow-up T1c, in that study's own patient coordinates "
+            "(as a DICOM viewer shows them); mapped to the plan through the registration. Repeat for several.",
+        ),
+    ] = None,
+    work: Annotated[
+        Optional[Path], typer.Option("--work", help="Workspace of saved stage results (default OUT/.radnec).")
+    ] = None,
+    fresh: Annotated[bool, typer.Option("--fresh", help="Recompute every stage (ignore saved results).")] = False,
     json_out: Annotated[bool, typer.Option("--json", help="Print analysis.json to stdout; no progress display.")] = False,
     no_report: Annotated[bool, typer.Option("--no-report", help="Skip the HTML report and its pictures.")] = False,
 ) -> None:
@@ -33,9 +47,22 @@ def command(
     from radnec.geometry import parse_point
     from radnec.pipeline import analyze
 
-    seeds = [parse_point(s) for s in lesion_seed] if lesion_seed else None
+    from radnec.errors import InputError
+
+    if lesion_seed and lesion_seed_followup:
+        raise InputError("give seeds in one frame: --lesion-seed (planning) or --lesion-seed-followup (latest follow-up)")
+    points = lesion_seed or lesion_seed_followup
+    seeds = [parse_point(s) for s in points] if points else None
     result = analyze(
-        case_dir, out_dir=out, clinical=clinical, lesion_seeds_lps=seeds, quiet=json_out, write_report=not no_report
+        case_dir,
+        out_dir=out,
+        clinical=clinical,
+        lesion_seeds_lps=seeds,
+        seed_frame="latest" if lesion_seed_followup else "planning",
+        quiet=json_out,
+        write_report=not no_report,
+        work_dir=work,
+        fresh=fresh,
     )
     if json_out:
         print_json(result)
