@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -56,6 +57,8 @@ def _scan_and_load(case_dir: Path) -> dict[str, Any]:
     from radnec.ingest.scan import scan
     from radnec.ingest.series import load_series
 
+    from radnec.imaging.collect import find_advanced_series
+
     inv = scan(case_dir)
     layout = find_case(inv)
     studies: dict[str, Any] = {}
@@ -74,7 +77,7 @@ def _scan_and_load(case_dir: Path) -> dict[str, Any]:
             # Same frame of reference: the scanner coordinates agree; resample onto the T1c grid.
             entry[seq] = img if same_grid(img, t1c) else resample(img, t1c, interpolator=sitk.sitkLinear)
         studies[study.study_uid] = entry
-    return {"inventory": inv, "studies": studies}
+    return {"inventory": inv, "studies": studies, "advanced": find_advanced_series(inv)}
 
 
 def _save(result: dict[str, Any], folder: Path) -> None:
@@ -88,9 +91,11 @@ def _save(result: dict[str, Any], folder: Path) -> None:
                 save_image(entry[seq], folder / names[seq])
         index[uid] = {"files": names, "notes": entry["notes"]}
     save_json(index, folder / "studies.json")
+    save_json(asdict(result["advanced"]), folder / "advanced.json")
 
 
 def _load(folder: Path) -> dict[str, Any]:
+    from radnec.imaging.collect import AdvancedSeries
     from radnec.ingest.scan import Inventory
 
     inv = Inventory.model_validate_json((folder / "inventory.json").read_text(encoding="utf-8"))
@@ -100,7 +105,7 @@ def _load(folder: Path) -> dict[str, Any]:
         for seq, name in entry["files"].items():
             loaded[seq] = load_image(folder / name)
         studies[uid] = loaded
-    return {"inventory": inv, "studies": studies}
+    return {"inventory": inv, "studies": studies, "advanced": AdvancedSeries(**load_json(folder / "advanced.json"))}
 
 
 def plan_dose(layout: Any) -> Any:
@@ -203,7 +208,6 @@ def load_inputs(
         The folder is missing or has no follow-up after the SRS date; the ingest's own errors for
         broken files.
     """
-    from radnec.imaging.collect import find_advanced_series
     from radnec.ingest.rtplan import read_rtplan
     from radnec.ingest.rtstruct import read_rtstruct
 
@@ -220,7 +224,7 @@ def load_inputs(
     from radnec.discover import find_case
 
     layout = find_case(inv)
-    advanced = find_advanced_series(inv)
+    advanced = loaded.value["advanced"]
     warnings.extend(layout.notes)
     plan = read_rtplan(layout.rtplan.path)
     dose = plan_dose(layout)

@@ -95,7 +95,7 @@ def _compute(case: CaseInputs) -> PlanResult:
         gtv_dmin_gy=_r(m.get("min_dose_gtv_gy")),
         ptv_dmin_gy=_r(m.get("min_dose_ptv_gy")),
         dose_max_gy=_r(float(sitk.GetArrayViewFromImage(case.dose.image).max())),
-        srs_date=case.srs_date.isoformat() if case.srs_date else None,
+        srs_date=None,  # set by plan_stage: the SRS date may come from the clinical file
         details={k: v for k, v in m.items() if k not in used},
     )
     return PlanResult(summary, gtv.name, np.asarray(centre, float), plan_rx, warnings)
@@ -128,12 +128,16 @@ def _load(folder: Path) -> PlanResult:
 def plan_stage(ws: Workspace, case: CaseInputs) -> PlanResult:
     """The plan summary (saved; see the module docstring)."""
     clinical = case.clinical
-    facts = None
-    if clinical is not None:
-        facts = {"rx": clinical.srs.prescription_gy, "fractions": clinical.srs.fractions}
+    # The clinical facts the plan stage falls back on, only where the RTPLAN is silent.
+    facts = {
+        "rx": clinical.srs.prescription_gy if clinical is not None and case.plan.prescription_gy is None else None,
+        "fractions": clinical.srs.fractions if clinical is not None and not case.plan.fractions else None,
+    }
     rt = [case.sha_of(case.layout.rtplan.path), case.sha_of(case.layout.rtstruct.path)]
-    key = ws.key("plan", rt, case.dose_key, facts, case.srs_date.isoformat() if case.srs_date else None)
-    return ws.cached("plan", key, lambda: _compute(case), _save, _load).value
+    key = ws.key("plan", rt, case.dose_key, facts)
+    result = ws.cached("plan", key, lambda: _compute(case), _save, _load).value
+    result.summary = result.summary.model_copy(update={"srs_date": case.srs_date.isoformat() if case.srs_date else None})
+    return result
 
 
 __all__ = ["plan_stage", "primary_gtv"]
