@@ -2,14 +2,18 @@
 
 The lesion at the latest follow-up where it was segmented is brought onto the dose grid through
 that study's transform; each lesion is judged against its own target's prescription. Computed
-every run (under a second a lesion).
+once per distinct lesion mask, registration and target (saved).
 """
 
 from __future__ import annotations
 
+from typing import Any
+
 from radnec.case import CoveragePct, Lesion, LesionDose
 from radnec.errors import RadnecError
+from radnec.pipeline.persist import load_json, save_json
 from radnec.pipeline.state import CaseInputs, Fusion, LesionTrack, PlanResult, Study
+from radnec.pipeline.workspace import Workspace
 
 #: Bin width (Gy) of the lesion DVH stored in analysis.json.
 DVH_BIN_GY = 0.1
@@ -29,22 +33,57 @@ def earliest_enlarging(case: CaseInputs, track: LesionTrack) -> Study | None:
 
 
 def dose_side(
-    case: CaseInputs, plan: PlanResult, fusions: dict[str, Fusion], track: LesionTrack, lesion: Lesion, warnings: list[str]
+    ws: Workspace,
+    case: CaseInputs,
+    plan: PlanResult,
+    fusions: dict[str, Fusion],
+    track: LesionTrack,
+    lesion: Lesion,
+    warnings: list[str],
 ) -> None:
-    """Fill ``lesion.dose``, ``pattern`` and ``growth_symmetry`` (with their details).
+    """Fill ``lesion.dose``, ``pattern`` and ``growth_symmetry`` (with their details); saved.
 
-    A lesion whose target has no GTV of its own is judged against the plan's primary GTV.
+    A lesion whose target has no GTV of its own is judged against the plan's primary GTV. The result is
+    keyed by the dose, the lesion masks and registrations it uses, and the target.
     """
+    followups = [tp for tp in case.followups if tp.label in track.at]
+    if not followups:
+        warnings.append(f"{track.name}: no follow-up segmentation, so no dose-side analysis")
+        return
+    latest = followups[-1]
+    origin = earliest_enlarging(case, track)
+
+    def ref(tp: Study | None) -> Any:
+        if tp is None:
+            return None
+        f = fusions[tp.label]
+        return [tp.label, tp.date, track.at[tp.label].compartments, f.final or f.rigid]
+
+    key = ws.key("dose-side", track.name, case.dose_key, track.target.to_dict(), plan.gtv_name, ref(latest), ref(origin))
+    block = ws.cached(
+        "dose-side", key, lambda: _compute(case, plan, fusions, track, latest, origin),
+        lambda d, folder: save_json(d, folder / "dose_side.json"), lambda folder: load_json(folder / "dose_side.json"),
+    ).value
+    if block["dose"] is not None:
+        lesion.dose = LesionDose.model_validate(block["dose"])
+    lesion.pattern = block["pattern"]
+    lesion.pattern_detail = block["pattern_detail"]
+    lesion.growth_symmetry = block["growth_symmetry"]
+    lesion.symmetry_detail = block["symmetry_detail"]
+    warnings.extend(block["warnings"])
+
+
+def _compute(
+    case: CaseInputs, plan: PlanResult, fusions: dict[str, Fusion], track: LesionTrack, latest: Study, origin: Study | None
+) -> dict[str, Any]:
     from radnec.dose.lesion import lesion_dose, map_lesion
     from radnec.dose.pattern import classify_pattern
     from radnec.dose.symmetry import growth_symmetry
 
     name = track.name
-    followups = [tp for tp in case.followups if tp.label in track.at]
-    if not followups:
-        warnings.append(f"{name}: no follow-up segmentation, so no dose-side analysis")
-        return
-    latest = followups[-1]
+    warnings: list[str] = []
+    out: dict[str, Any] = {"dose": None, "pattern": None, "pattern_detail": {}, "growth_symmetry": None,
+                           "symmetry_detail": {}, "warnings": warnings}
     target = track.target
     rx = float(target.prescription_gy)
     dose = case.dose.image
@@ -68,15 +107,14 @@ def dose_side(
         }
         block["timepoint"] = {"label": latest.label, "date": latest.date}
         block["target"] = target.to_dict()
-        lesion.dose = LesionDose(
+        out["dose"] = LesionDose(
             dmin_gy=round(block.pop("dmin_gy"), 3),
             dmean_gy=round(block.pop("dmean_gy"), 3),
             dmax_gy=round(block.pop("dmax_gy"), 3),
             d95_gy=round(block.pop("d95_gy"), 3),
             coverage_pct=CoveragePct(**{k: round(v, 2) for k, v in block.pop("coverage_pct").items()}),
             details=block,
-        )
-    origin = earliest_enlarging(case, track)
+        ).model_dump(mode="json")
     gtv = target.gtv if target.gtv is not None else next(r for r in case.structures.rois if r.name == plan.gtv_name)
     try:
         pattern = classify_pattern(
@@ -89,8 +127,8 @@ def dose_side(
             origin_transform=fusions[origin.label].transform if origin is not None and origin.label in fusions else None,
             mapped=mapped,
         )
-        lesion.pattern = pattern.pattern  # type: ignore[assignment]
-        lesion.pattern_detail = pattern.to_dict() | {
+        out["pattern"] = pattern.pattern
+        out["pattern_detail"] = pattern.to_dict() | {
             "origin_timepoint": origin.label if origin is not None else latest.label,
             "target": target.to_dict(),
         }
@@ -98,10 +136,11 @@ def dose_side(
         warnings.append(f"{name}: failure pattern not classified — {exc.message}")
     try:
         sym = growth_symmetry(dose, lesion_mask, prescription_gy=rx, transform=transform, mapped=mapped)
-        lesion.growth_symmetry = sym.growth_symmetry  # type: ignore[assignment]
-        lesion.symmetry_detail = sym.to_dict()
+        out["growth_symmetry"] = sym.growth_symmetry
+        out["symmetry_detail"] = sym.to_dict()
     except RadnecError as exc:
         warnings.append(f"{name}: growth symmetry not assessed — {exc.message}")
+    return out
 
 
 __all__ = ["DVH_BIN_GY", "dose_side", "earliest_enlarging"]

@@ -16,7 +16,7 @@ import numpy as np
 
 from radnec.case import Lesion, Timepoint
 from radnec.errors import RadnecError
-from radnec.pipeline.persist import load_compartments, save_compartments
+from radnec.pipeline.persist import load_compartments, load_json, save_compartments, save_json
 from radnec.pipeline.state import CaseInputs, Fusion, LesionAt, LesionTrack, PlanResult, Study
 from radnec.pipeline.workspace import Workspace
 
@@ -25,14 +25,34 @@ def _r(x: float | None, nd: int = 3) -> float | None:
     return None if x is None else round(float(x), nd)
 
 
+def _target(ws: Workspace, case: CaseInputs, plan: PlanResult, seed: np.ndarray) -> Any:
+    """The lesion's GTV and prescription (radnec.dose.targets), saved by seed and plan."""
+    from radnec.dose.targets import LesionTarget, lesion_target
+
+    rois = {r.name: r for r in case.structures.rois}
+    key = ws.key(
+        "target", case.sha_of(case.layout.rtstruct.path), case.sha_of(case.layout.rtplan.path), case.dose_key,
+        [float(v) for v in seed], plan.plan_prescription_gy,
+    )
+
+    def compute() -> dict[str, Any]:
+        t = lesion_target(case.structures, case.plan, seed, plan_prescription_gy=plan.plan_prescription_gy, dose=case.dose.image)
+        return {"gtv": t.gtv.name if t.gtv is not None else None, "prescription_gy": t.prescription_gy,
+                "source": t.source, "distance_mm": t.distance_mm}
+
+    d = ws.cached("target", key, compute, lambda d, f: save_json(d, f / "target.json"), lambda f: load_json(f / "target.json")).value
+    gtv = rois.get(d["gtv"]) if d["gtv"] is not None else None
+    return LesionTarget(gtv=gtv, prescription_gy=float(d["prescription_gy"]), source=d["source"], distance_mm=d["distance_mm"])
+
+
 def lesion_tracks(
-    case: CaseInputs, plan: PlanResult, seeds: Sequence[Sequence[float]] | None, notes: list[str]
+    ws: Workspace, case: CaseInputs, plan: PlanResult, seeds: Sequence[Sequence[float]] | None, notes: list[str]
 ) -> list[LesionTrack]:
     """One track per seed (planning frame), each with its target and prescription.
 
     Default: the plan's primary GTV at its centroid (the other GTVs are named in a note).
     """
-    from radnec.dose.targets import is_gtv, lesion_target
+    from radnec.dose.targets import is_gtv
 
     if seeds:
         named = {f"lesion {i + 1}" if len(seeds) > 1 else "lesion": np.asarray(s, float) for i, s in enumerate(seeds)}
@@ -46,9 +66,7 @@ def lesion_tracks(
         named = {plan.gtv_name: plan.gtv_centre_lps}
     tracks = []
     for name, seed in named.items():
-        t = lesion_target(
-            case.structures, case.plan, seed, plan_prescription_gy=plan.plan_prescription_gy, dose=case.dose.image
-        )
+        t = _target(ws, case, plan, np.asarray(seed, float))
         if t.gtv is not None and t.distance_mm and t.distance_mm > 0:
             notes.append(f"{name}: the seed lies {t.distance_mm:.1f} mm outside any GTV; nearest is {t.gtv.name}")
         if abs(t.prescription_gy - plan.plan_prescription_gy) > 1e-6:
@@ -64,7 +82,7 @@ def segment_stage(
     ws: Workspace, case: CaseInputs, fusions: dict[str, Fusion], tracks: list[LesionTrack], skipped: list[str]
 ) -> None:
     """Segment every lesion on every study (saved) and measure it there (fills ``track.at``)."""
-    from radnec.lesion.morphology import measure_timepoint
+    from radnec.lesion.morphology import TimepointMeasures, measure_timepoint
     from radnec.lesion.segment import segment_from_seed
 
     steroid = case.clinical.steroids.dose_mg_per_day if case.clinical is not None else None
@@ -84,13 +102,23 @@ def segment_stage(
             except RadnecError as exc:
                 skipped.append(f"{track.name} at {tp.label} ({tp.date}): not segmented — {exc.message}")
                 continue
-            measures = measure_timepoint(
-                comps.value,
-                t2=tp.t2.value if tp.t2 else None,
-                date=tp.date,
-                days_since_srs=tp.days_since_srs,
-                steroid_mg_per_day=steroid if tp is latest else None,
-            )
+            facts = {"date": tp.date, "days": tp.days_since_srs, "steroid": steroid if tp is latest else None}
+            mkey = ws.key("measure", comps, tp.t2, facts)
+
+            def measure(comps: Any = comps, tp: Study = tp, facts: dict[str, Any] = facts) -> Any:
+                return measure_timepoint(
+                    comps.value,
+                    t2=tp.t2.value if tp.t2 else None,
+                    date=facts["date"],
+                    days_since_srs=facts["days"],
+                    steroid_mg_per_day=facts["steroid"],
+                )
+
+            measures = ws.cached(
+                "measure", mkey, measure,
+                lambda m, f: (f / "measures.json").write_text(m.model_dump_json(), encoding="utf-8"),
+                lambda f: TimepointMeasures.model_validate_json((f / "measures.json").read_text(encoding="utf-8")),
+            ).value
             track.at[tp.label] = LesionAt(compartments=comps, measures=measures)
 
 

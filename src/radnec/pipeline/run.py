@@ -182,7 +182,7 @@ def _run(
             _previous_registration(ws, case, fusions, warnings)
     if seeds and seed_frame != PLANNING_FRAME:
         seeds = [_to_planning(s, seed_frame, case, fusions, notes) for s in seeds]
-    tracks = lesion_tracks(case, plan, seeds, notes)
+    tracks = lesion_tracks(ws, case, plan, seeds, notes)
     warnings.extend(notes)
     with stages("lesion morphology"):
         segment_stage(ws, case, fusions, tracks, skipped)
@@ -193,7 +193,7 @@ def _run(
     with stages("dose side"):
         for track in tracks:
             lesion = lesion_block(case, track, warnings)
-            dose_side(case, plan, fusions, track, lesion, warnings)
+            dose_side(ws, case, plan, fusions, track, lesion, warnings)
             lesions.append(lesion)
     with stages("evidence"):
         for track, lesion in zip(tracks, lesions):
