@@ -20,7 +20,7 @@ Convention (radnec's, not evidence)
 Example
 -------
 >>> from radnec.dose.targets import is_gtv
->>> from radnec.ingest.rtstruct import ROI
+>>> from radnec.geometry.contours import ROI
 >>> is_gtv(ROI(number=1, name="GTV_2", type="", color=None, contours=[]))
 True
 """
@@ -87,7 +87,7 @@ def lesion_target(structures: Any, plan: Any, seed_lps: Any, *, plan_prescriptio
     """
     from radnec.dose.sampling import _edge_distance, _segments
     from radnec.geometry import mask_centroid_lps
-    from radnec.ingest.rtstruct import grid_contour_model, roi_mask
+    from radnec.geometry.contour_masks import grid_contour_model, roi_mask
 
     seed = np.asarray(seed_lps, dtype=float).reshape(1, 3)
     gtvs = [r for r in structures.rois if r.contours and is_gtv(r)]

@@ -351,7 +351,7 @@ def inspect_tree(
     readers = {
         "rtdose": _reader("radnec.ingest.rtdose", "read_rtdose"),
         "rtstruct": _reader("radnec.ingest.rtstruct", "read_rtstruct"),
-        "roi_volume_cc": _reader("radnec.ingest.rtstruct", "roi_volume_cc"),
+        "roi_volume_cc": _reader("radnec.geometry.contours", "roi_volume_cc"),
         "rtplan": _reader("radnec.ingest.rtplan", "read_rtplan"),
         "reg": _reader("radnec.ingest.reg", "read_reg"),
     }

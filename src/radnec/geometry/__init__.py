@@ -3,6 +3,11 @@
 Conventions (see README, "Geometry"): DICOM patient coordinates (LPS) in millimetres;
 images are :class:`SimpleITK.Image` carrying origin, spacing and direction; masks are
 ``sitkUInt8`` images with values 0/1 on a named reference grid; volumes in cm³.
+
+Submodules: :mod:`~radnec.geometry.contours` (the slab model of planar contours: areas, volumes,
+interpolation between planes), :mod:`~radnec.geometry.contour_masks` (contours on a voxel grid:
+partial-volume fractions and masks) and :mod:`~radnec.geometry.quadrature` (points filling a
+contour model, for DVHs).
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ GRID_TOLERANCE_MM = 1e-3
 #: Tolerance when comparing direction cosines of two grids (dimensionless).
 DIRECTION_TOLERANCE = 1e-4
 
+#: Cubic millimetres in one cubic centimetre (volumes are reported in cm³).
 MM3_PER_CC = 1000.0
 
 
@@ -133,6 +139,8 @@ def _fmt(v: Sequence[float]) -> str:
 
 __all__ = [
     "GRID_TOLERANCE_MM",
+    "DIRECTION_TOLERANCE",
+    "MM3_PER_CC",
     "same_grid",
     "require_same_grid",
     "resample",
