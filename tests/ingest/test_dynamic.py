@@ -21,7 +21,7 @@ from pydicom.uid import generate_uid
 from radnec import cli
 from radnec.imaging.dsc_io import MIN_FRAMES
 from radnec.ingest.scan import scan
-from radnec.ingest.series import is_dynamic, split_timepoints, temporal_frames
+from radnec.ingest.temporal import is_dynamic, split_timepoints, temporal_frames
 from radnec.phantom.dsc import DscSeries, write_dsc_dicom
 
 from ingest_factory import write_series
@@ -218,9 +218,9 @@ def test_two_echoes_are_not_a_time_series(tmp_path, capsys):
 
 def test_collect_uses_the_ingest_detection(tmp_path):
     import radnec.imaging.collect as collect
-    import radnec.ingest.series as series
+    import radnec.ingest.temporal as temporal
 
-    assert collect.is_dynamic is series.is_dynamic  # one implementation, imported from radnec.ingest
+    assert collect.is_dynamic is temporal.is_dynamic  # one implementation, imported from radnec.ingest
     long_files = _write_dsc(tmp_path / "long", n_t=MIN_FRAMES, uid_seed="long")
     short_files = _write_dsc(tmp_path / "short", n_t=3, uid_seed="short")
     assert is_dynamic(long_files) and is_dynamic(short_files)

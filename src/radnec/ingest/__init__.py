@@ -19,9 +19,9 @@ from typing import Any
 
 _EXPORTS = {
     "scan": "radnec.ingest.scan",
-    "Inventory": "radnec.ingest.scan",
-    "SeriesInfo": "radnec.ingest.scan",
-    "read_header": "radnec.ingest.scan",
+    "Inventory": "radnec.ingest.records",
+    "SeriesInfo": "radnec.ingest.records",
+    "read_header": "radnec.ingest.headers",
     "load_series": "radnec.ingest.series",
     "read_series": "radnec.ingest.series",
     "split_series": "radnec.ingest.series",

@@ -22,7 +22,8 @@ import numpy as np
 from pydantic import BaseModel
 
 from radnec.errors import GeometryError, RadnecError
-from radnec.ingest.scan import Inventory, ObjectInfo, SeriesInfo, scan
+from radnec.ingest.records import Inventory, ObjectInfo, SeriesInfo
+from radnec.ingest.scan import scan
 
 log = logging.getLogger(__name__)
 
@@ -113,7 +114,8 @@ def _check_dynamic(
     ``MIN_FRAMES`` time points, in a folder of its own), else time point by time point with
     ``load_series`` (every 3-D stack checked, all on one grid)."""
     from radnec.imaging.dsc_io import MIN_FRAMES, read_dsc
-    from radnec.ingest.series import load_series, split_timepoints
+    from radnec.ingest.series import load_series
+    from radnec.ingest.temporal import split_timepoints
 
     folder = _own_folder(series, inv, recursive=recursive)
     extra: dict[str, Any] = {"dynamic": True}
