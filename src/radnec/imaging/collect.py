@@ -39,7 +39,7 @@ class AdvancedSeries:
 
 def _is_dynamic(files: list[str]) -> bool:
     """A DSC candidate: a dynamic MR series (radnec.ingest.temporal.is_dynamic) with at least MIN_FRAMES time points."""
-    from radnec.imaging.dsc_io import MIN_FRAMES
+    from radnec.ingest.dsc import MIN_FRAMES
 
     return is_dynamic(files, min_timepoints=MIN_FRAMES)
 
@@ -108,7 +108,7 @@ def imaging_observations(
         return False
 
     if series.dsc:
-        from radnec.imaging.dsc_io import read_dsc
+        from radnec.ingest.dsc import read_dsc
         from radnec.imaging.perfusion import analyze_dsc
 
         entry = series.dsc[-1]

@@ -6,6 +6,7 @@
   multi-frame) → ``SimpleITK.Image`` in LPS mm, refusing what cannot be represented faithfully.
 - :func:`read_volume` / :func:`read_label_map` — NIfTI/NRRD → image / masks (LPS).
 - :func:`read_seg` — DICOM SEG → one mask per segment.
+- :func:`read_dsc` — a 4-D DSC perfusion series (NIfTI 4-D or a dynamic DICOM MR series).
 - RT objects (``rtdose``, ``rtstruct``, ``rtplan``) and registrations (``reg``) have their own
   modules.
 
@@ -31,6 +32,8 @@ _EXPORTS = {
     "read_label_map": "radnec.ingest.nifti",
     "read_seg": "radnec.ingest.seg",
     "Segment": "radnec.ingest.seg",
+    "read_dsc": "radnec.ingest.dsc",
+    "DscSeries": "radnec.ingest.dsc",
 }
 
 

@@ -2,7 +2,7 @@
 
 :func:`inspect_tree` = :func:`radnec.ingest.scan.scan` (headers) + one full read per object:
 image series through :func:`radnec.ingest.series.load_series`, dynamic (multi-temporal) MR series
-as 4-D through :func:`radnec.imaging.dsc_io.read_dsc` (see :func:`_check_dynamic`), NIfTI/NRRD through
+as 4-D through :func:`radnec.ingest.dsc.read_dsc` (see :func:`_check_dynamic`), NIfTI/NRRD through
 :func:`radnec.ingest.nifti.read_volume`, SEG through :func:`radnec.ingest.seg.read_seg`, and
 RTDOSE / RTSTRUCT / RTPLAN / REG through their readers in ``radnec.ingest.rt*`` and
 ``radnec.ingest.reg`` when those modules are installed. What each reader reports (grid, maximum
@@ -113,7 +113,7 @@ def _check_dynamic(
     """Read a dynamic MR series as 4-D: with ``read_dsc`` when it can be a DSC series (at least
     ``MIN_FRAMES`` time points, in a folder of its own), else time point by time point with
     ``load_series`` (every 3-D stack checked, all on one grid)."""
-    from radnec.imaging.dsc_io import MIN_FRAMES, read_dsc
+    from radnec.ingest.dsc import MIN_FRAMES, read_dsc
     from radnec.ingest.series import load_series
     from radnec.ingest.temporal import split_timepoints
 
@@ -127,7 +127,7 @@ def _check_dynamic(
                 "n_timepoints": int(dsc.signal.shape[0]),
                 "frame_interval_s": round(dsc.dt_s, 4),
                 "echo_time_ms": round(dsc.te_s * 1000.0, 3),
-                "reader": "radnec.imaging.dsc_io.read_dsc",
+                "reader": "radnec.ingest.dsc.read_dsc",
             }
         else:
             frames = split_timepoints(series.files)
