@@ -40,6 +40,7 @@ import numpy as np
 import SimpleITK as sitk
 
 from radnec.errors import GeometryError
+from radnec.geometry import MM3_PER_CC
 
 #: Largest number of quadrature points per structure (memory/time guard; ~100 MB).
 MAX_POINTS = 1_500_000
@@ -48,7 +49,6 @@ DEFAULT_SUPERSAMPLE = 4
 #: Default sub-voxels per axis of a mask voxel (stratified jittered points, so 2 already gives
 #: continuous, unbiased dose samples).
 DEFAULT_MASK_SUPERSAMPLE = 2
-MM3_PER_CC = 1000.0
 
 
 @dataclass(frozen=True)

@@ -24,6 +24,7 @@ import numpy as np
 import SimpleITK as sitk
 
 from radnec.errors import MissingReferenceError
+from radnec.geometry import MM3_PER_CC
 
 
 def _find_brain(structure_set, name: str | None, patterns: list[str]):
@@ -105,7 +106,7 @@ def plan_metrics(
         )
     notes: list[str] = []
     arr = np.asarray(sitk.GetArrayViewFromImage(dose), dtype=float)
-    vox_cc = float(np.prod(dose.GetSpacing())) / 1000.0
+    vox_cc = float(np.prod(dose.GetSpacing())) / MM3_PER_CC
     gtvs, ptvs = _targets(structure_set, plan, targets, conv)
     if not gtvs and not ptvs:
         raise MissingReferenceError(

@@ -113,7 +113,7 @@ def _check_dynamic(
     """Read a dynamic MR series as 4-D: with ``read_dsc`` when it can be a DSC series (at least
     ``MIN_FRAMES`` time points, in a folder of its own), else time point by time point with
     ``load_series`` (every 3-D stack checked, all on one grid)."""
-    from radnec.ingest.dsc import MIN_FRAMES, read_dsc
+    from radnec.ingest.dsc import MIN_FRAMES, MS_PER_S, read_dsc
     from radnec.ingest.series import load_series
     from radnec.ingest.temporal import split_timepoints
 
@@ -126,7 +126,7 @@ def _check_dynamic(
             extra |= {
                 "n_timepoints": int(dsc.signal.shape[0]),
                 "frame_interval_s": round(dsc.dt_s, 4),
-                "echo_time_ms": round(dsc.te_s * 1000.0, 3),
+                "echo_time_ms": round(dsc.te_s * MS_PER_S, 3),
                 "reader": "radnec.ingest.dsc.read_dsc",
             }
         else:
