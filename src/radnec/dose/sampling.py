@@ -41,35 +41,12 @@ from radnec.geometry import MM3_PER_CC
 
 # The area families and their per-run choice live with the contour model, so contour volumes,
 # rasterised fractions and the DVH engine share one interpolation.
-from radnec.geometry.contours import area_profiles, polygon_path
+from radnec.geometry.contours import area_profiles, distance_to_segments, polygon_edges, polygon_path
 from radnec.geometry.quadrature import roi_sample_points
 
 #: Band (in lattice pitches) around a contour in which distances are computed exactly from the
 #: polygon edges; beyond it the Euclidean distance transform of the rasterised region is used.
 EXACT_BAND_PITCHES = 3.0
-#: Largest number of (band point × polygon edge) pairs evaluated at once (memory guard).
-_CHUNK_PAIRS = 4_000_000
-
-
-def _segments(polygons: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
-    a = np.vstack(polygons)
-    b = np.vstack([np.roll(p, -1, axis=0) for p in polygons])
-    return a, b
-
-
-def _edge_distance(points: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Distance (mm) from each point (2-D or 3-D, like the segments) to the nearest of the segments a→b."""
-    out = np.full(len(points), np.inf)
-    ab = b - a
-    ab2 = np.maximum((ab**2).sum(axis=1), 1e-18)
-    step = max(1, _CHUNK_PAIRS // max(1, len(a)))
-    for s in range(0, len(points), step):
-        p = points[s : s + step]
-        ap = p[:, None, :] - a[None, :, :]
-        t = np.clip((ap * ab[None]).sum(axis=2) / ab2[None], 0.0, 1.0)
-        d = ap - t[..., None] * ab[None]
-        out[s : s + step] = np.sqrt((d**2).sum(axis=2).min(axis=1))
-    return out
 
 
 def signed_distance(polygons: list[np.ndarray], us: np.ndarray, vs: np.ndarray) -> np.ndarray:
@@ -89,15 +66,15 @@ def signed_distance(polygons: list[np.ndarray], us: np.ndarray, vs: np.ndarray) 
     if not inside.any():
         # a contour smaller than the pitch: exact (positive) distances everywhere, so the
         # lattice points nearest to it come first
-        a, b = _segments(polygons)
-        return _edge_distance(p2, a, b).reshape(uu.shape)
+        a, b = polygon_edges(polygons)
+        return distance_to_segments(p2, a, b).reshape(uu.shape)
     d_in = ndimage.distance_transform_edt(inside, sampling=h)
     d_out = ndimage.distance_transform_edt(~inside, sampling=h)
     sd = np.where(inside, -(d_in - h / 2), d_out - h / 2)
     band = np.abs(sd) <= EXACT_BAND_PITCHES * h
     if band.any():
-        a, b = _segments(polygons)
-        exact = _edge_distance(p2[band.ravel()], a, b)
+        a, b = polygon_edges(polygons)
+        exact = distance_to_segments(p2[band.ravel()], a, b)
         sd[band] = np.where(inside[band], -exact, exact)
     return sd
 

@@ -455,6 +455,33 @@ def even_odd_area(polygons: list[np.ndarray]) -> float:
 
 
 
+#: Largest number of (point × segment) pairs :func:`distance_to_segments` evaluates at once (memory guard).
+CHUNK_PAIRS = 4_000_000
+
+
+def polygon_edges(polygons: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """The edges of closed polygons (2-D or 3-D points) as segments ``a[i] → b[i]`` (each polygon closed
+    back to its first point)."""
+    a = np.vstack(polygons)
+    b = np.vstack([np.roll(p, -1, axis=0) for p in polygons])
+    return a, b
+
+
+def distance_to_segments(points: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Distance (mm) from each point (2-D or 3-D, like the segments) to the nearest of the segments a→b."""
+    out = np.full(len(points), np.inf)
+    ab = b - a
+    ab2 = np.maximum((ab**2).sum(axis=1), 1e-18)
+    step = max(1, CHUNK_PAIRS // max(1, len(a)))
+    for s in range(0, len(points), step):
+        p = points[s : s + step]
+        ap = p[:, None, :] - a[None, :, :]
+        t = np.clip((ap * ab[None]).sum(axis=2) / ab2[None], 0.0, 1.0)
+        d = ap - t[..., None] * ab[None]
+        out[s : s + step] = np.sqrt((d**2).sum(axis=2).min(axis=1))
+    return out
+
+
 __all__ = [
     "CLOSED_TYPES",
     "AREA_FAMILIES",
@@ -470,4 +497,6 @@ __all__ = [
     "newell_normal",
     "polygon_path",
     "even_odd_area",
+    "polygon_edges",
+    "distance_to_segments",
 ]
