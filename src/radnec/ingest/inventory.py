@@ -5,14 +5,13 @@ image series through :func:`radnec.ingest.series.load_series`, dynamic (multi-te
 as 4-D through :func:`radnec.ingest.dsc.read_dsc` (see :func:`_check_dynamic`), NIfTI/NRRD through
 :func:`radnec.ingest.nifti.read_volume`, SEG through :func:`radnec.ingest.seg.read_seg`, and
 RTDOSE / RTSTRUCT / RTPLAN / REG through their readers in ``radnec.ingest.rt*`` and
-``radnec.ingest.reg`` when those modules are installed. What each reader reports (grid, maximum
+``radnec.ingest.reg``. What each reader reports (grid, maximum
 dose, ROIs, prescription, ...) is added to the object's ``details``; every reader error becomes
 a :class:`Problem` rather than stopping the inspection, so one broken file does not hide the rest.
 """
 
 from __future__ import annotations
 
-import importlib
 import logging
 import os
 from pathlib import Path
@@ -45,13 +44,6 @@ class InspectResult(BaseModel):
     inventory: Inventory
     problems: list[Problem]
     readers: dict[str, bool]
-
-
-def _reader(module: str, name: str) -> Any | None:
-    try:
-        return getattr(importlib.import_module(module), name)
-    except (ImportError, AttributeError):
-        return None
 
 
 def _orientation_label(direction: tuple[float, ...]) -> str:
@@ -314,10 +306,9 @@ def _check_object(
                 _check_rois(obj, ss, grids or {}, warnings)
         elif obj.kind in ("REG", "DREG") and readers.get("reg"):
             reg = readers["reg"](obj.path)
-            for attr in ("source_frame_of_reference_uid", "target_frame_of_reference_uid", "kind"):
-                value = getattr(reg, attr, None)
-                if value is not None:
-                    obj.details[attr] = str(value)
+            obj.details["registration"] = reg.kind
+            obj.details["registered_frame_of_reference_uid"] = reg.frame_uid
+            obj.details["source_frame_of_reference_uids"] = sorted(reg.frame_uids - {reg.frame_uid})
     except RadnecError as exc:
         problems.append(_problem(obj.path, exc))
 
@@ -350,12 +341,18 @@ def inspect_tree(
         for s in inv.skipped
         if single_file or not s.reason.startswith(BENIGN_SKIP_PREFIXES)
     ]
+    from radnec.geometry.contours import roi_volume_cc
+    from radnec.ingest.reg import read_registration
+    from radnec.ingest.rtdose import read_rtdose
+    from radnec.ingest.rtplan import read_rtplan
+    from radnec.ingest.rtstruct import read_rtstruct
+
     readers = {
-        "rtdose": _reader("radnec.ingest.rtdose", "read_rtdose"),
-        "rtstruct": _reader("radnec.ingest.rtstruct", "read_rtstruct"),
-        "roi_volume_cc": _reader("radnec.geometry.contours", "roi_volume_cc"),
-        "rtplan": _reader("radnec.ingest.rtplan", "read_rtplan"),
-        "reg": _reader("radnec.ingest.reg", "read_reg"),
+        "rtdose": read_rtdose,
+        "rtstruct": read_rtstruct,
+        "roi_volume_cc": roi_volume_cc,
+        "rtplan": read_rtplan,
+        "reg": read_registration,
     }
     if not headers_only:
         from radnec.ingest.nifti import read_volume
