@@ -243,7 +243,7 @@ def dvh(
         cross-section area interpolated with the family chosen per run by cross-validation
         (:func:`radnec.geometry.contours.area_profiles`); ``"shape"`` — shape-based interpolation of
         signed distance maps (:func:`radnec.dose.sampling.shape_interpolated_points`, same
-        areas); ``"spline"`` — the ingest model's cubic spline of the areas
+        areas); ``"spline"`` — the contour model's cubic spline of the areas
         (:func:`radnec.geometry.quadrature.roi_sample_points`, the radnec 0.1 behaviour).
 
     Returns
