@@ -197,7 +197,9 @@ def section_nelms(use_dicompyler: bool, quick: bool) -> None:
 
 def section_volumes() -> None:
     from radnec.geometry import mask_volume_cc
-    from radnec.ingest.rtstruct import read_rtstruct, roi_mask, roi_volume_cc
+    from radnec.geometry.contour_masks import roi_mask
+    from radnec.geometry.contours import roi_volume_cc
+    from radnec.ingest.rtstruct import read_rtstruct
 
     print("\n## 2. All Nelms structures: contour volume and 1 mm mask volume vs analytical (cm³)\n")
     truth_v = {}
@@ -290,7 +292,8 @@ def section_dicompyler_models(rd, ss) -> None:
     curves are self-consistent (V* = V0 within 0.2 %)."""
     from radnec.dose.dvh import sample_dose
     from radnec.dose.sampling import model_volume_cc, morph_points
-    from radnec.ingest.rtstruct import contour_model, roi_mask
+    from radnec.geometry.contour_masks import roi_mask
+    from radnec.geometry.contours import contour_model
 
     print("\nOther volume models (cm³ / mean Gy) vs the TPS (V*), no end-caps (the TPS convention):")
     print(f"{'ROI':16s} {'TPS':>15s} | {'radnec':>15s} | {'inside BODY':>15s} | {'grid centre-in':>15s} | {'stair-step':>10s}")
@@ -315,7 +318,8 @@ def section_dicompyler_models(rd, ss) -> None:
 
 
 def section_brain() -> None:
-    from radnec.ingest.rtstruct import read_rtstruct, roi_volume_cc
+    from radnec.geometry.contours import roi_volume_cc
+    from radnec.ingest.rtstruct import read_rtstruct
 
     print("\n## 4. brain-srs-structures GTVs\n")
     ss = read_rtstruct(BRAIN / "RS.dcm")
@@ -353,7 +357,7 @@ def section_speed() -> None:
     h, best = _best_of_3(lambda: dvh(dose, mask))
     print(f"5 cm³ sphere mask ({h.volume_cc:.2f} cm³) on a 1 mm grid: {best:.3f} s (best of 3) "
           f"[{check(best < 1.0, 'DVH of 5 cc < 1 s')}]")
-    from radnec.ingest.rtstruct import ROI, Contour
+    from radnec.geometry.contours import ROI, Contour
 
     a = np.linspace(0, 2 * np.pi, 180, endpoint=False)
     cs = [Contour(np.column_stack([np.sqrt(r**2 - z**2) * np.cos(a), np.sqrt(r**2 - z**2) * np.sin(a), np.full(180, z)]), "CLOSED_PLANAR")

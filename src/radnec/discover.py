@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass, field
 
 from radnec.errors import InputError, MissingReferenceError
-from radnec.ingest.scan import Inventory, ObjectInfo, SeriesInfo, StudyInfo
+from radnec.ingest.records import Inventory, ObjectInfo, SeriesInfo, StudyInfo
 
 #: Series-description patterns (case-insensitive regular expressions) per sequence, tried in
 #: order. Vendors name sequences freely; these cover the common exports (e.g. "T1c", "T1 POST GD",

@@ -8,7 +8,9 @@ import SimpleITK as sitk
 
 from radnec.dose.plan_metrics import plan_metrics
 from radnec.errors import MissingReferenceError
-from radnec.ingest.rtstruct import contour_model, read_rtstruct, roi_fraction
+from radnec.geometry.contour_masks import roi_fraction
+from radnec.geometry.contours import contour_model
+from radnec.ingest.rtstruct import read_rtstruct
 
 from .synthetic import dose_cloud
 
@@ -82,7 +84,7 @@ def test_missing_prescription_and_brain(case):
 
 
 def _sphere_roi(number: int, name: str, centre, radius: float, kind: str, step: float = 1.0):
-    from radnec.ingest.rtstruct import ROI, Contour
+    from radnec.geometry.contours import ROI, Contour
 
     a = np.linspace(0, 2 * np.pi, 240, endpoint=False)
     cs = []
@@ -144,7 +146,8 @@ def test_conformity_against_phantom_truth():
     """Phantom plan (necrosis seed 0, 2 mm): TV, RTOG CI and GI against the generator's truth.
     (The phantom dose is built from the voxelised PTV, so its voxel-count Paddick CI favours the
     voxel mask; the contour-based Paddick CI is compared loosely.)"""
-    from radnec.ingest.rtstruct import ROI, Contour, StructureSet
+    from radnec.geometry.contours import ROI, Contour
+    from radnec.ingest.rtstruct import StructureSet
     from radnec.phantom.generate import build_case
 
     case = build_case("necrosis", 0, months=[3], voxel_mm=2.0)

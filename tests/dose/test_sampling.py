@@ -7,8 +7,8 @@ import pytest
 import SimpleITK as sitk
 
 from radnec.dose.dvh import dvh
-from radnec.dose.sampling import area_profiles, model_volume_cc, signed_distance
-from radnec.ingest.rtstruct import ROI, Contour, contour_model, roi_volume_cc
+from radnec.dose.sampling import model_volume_cc, signed_distance
+from radnec.geometry.contours import ROI, Contour, area_profiles, contour_model, roi_volume_cc
 
 R = 12.0  # mm
 L = 24.0  # mm

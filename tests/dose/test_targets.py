@@ -9,7 +9,8 @@ import pytest
 import SimpleITK as sitk
 
 from radnec.dose.targets import lesion_target
-from radnec.ingest.rtstruct import ROI, Contour, StructureSet
+from radnec.geometry.contours import ROI, Contour
+from radnec.ingest.rtstruct import StructureSet
 
 
 def _box(number: int, name: str, kind: str, centre, half: float) -> ROI:

@@ -7,7 +7,8 @@ import pytest
 import SimpleITK as sitk
 
 from radnec.errors import RegistrationError
-from radnec.fuse.rigid import matrix_of, register_rigid, rigid_from_matrix
+from radnec.fuse.rigid import matrix_of, register_rigid
+from radnec.geometry import rigid_from_matrix
 from radnec.fuse.synthetic import target_registration_error
 
 

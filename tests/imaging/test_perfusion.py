@@ -13,7 +13,7 @@ from scipy.integrate import trapezoid
 from radnec.cli import main
 from radnec.errors import GeometryError, InputError
 from radnec.imaging.contralateral import mirror_mask
-from radnec.imaging.dsc_io import read_dsc
+from radnec.ingest.dsc import read_dsc
 from radnec.imaging.perfusion import (
     analyze_dsc,
     cbv_cbf_deconvolution,

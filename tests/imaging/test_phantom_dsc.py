@@ -9,7 +9,7 @@ import pytest
 import SimpleITK as sitk
 
 from radnec.errors import InputError
-from radnec.imaging.dsc_io import read_dsc
+from radnec.ingest.dsc import read_dsc
 from radnec.imaging.perfusion import analyze_dsc
 from radnec.phantom.dsc import DscSeries, add_dsc_to_phantom, leakage_for_psr, psr_for_leakage, write_dsc_dicom
 

@@ -4,7 +4,6 @@ the problem, and exit code 2, through ``radnec inspect``."""
 
 from __future__ import annotations
 
-import importlib.util
 import shutil
 from collections.abc import Callable
 from pathlib import Path
@@ -16,10 +15,6 @@ import pytest
 from ingest_factory import rotation, write_series
 
 from radnec import cli
-
-HAS_RTDOSE = importlib.util.find_spec("radnec.ingest.rtdose") is not None
-HAS_RTSTRUCT = importlib.util.find_spec("radnec.ingest.rtstruct") is not None
-
 
 def _dcm_edit(src: Path, dst: Path, fn: Callable[[pydicom.Dataset], None]) -> Path:
     ds = pydicom.dcmread(src)
@@ -244,26 +239,13 @@ CASES = [
     nifti_nan,
     rtstruct_references_missing_series,
     rtdose_references_missing_plan,
-    pytest.param(empty_roi, marks=pytest.mark.skipif(not HAS_RTSTRUCT, reason="RTSTRUCT reader not installed")),
-    pytest.param(
-        contour_outside_image, marks=pytest.mark.skipif(not HAS_RTSTRUCT, reason="RTSTRUCT reader not installed")
-    ),
-    pytest.param(
-        dose_grid_outside_image, marks=pytest.mark.skipif(not HAS_RTDOSE, reason="RTDOSE reader not installed")
-    ),
-    pytest.param(
-        dose_units_not_understood, marks=pytest.mark.skipif(not HAS_RTDOSE, reason="RTDOSE reader not installed")
-    ),
-    pytest.param(
-        relative_dose_without_normalisation,
-        marks=pytest.mark.skipif(not HAS_RTDOSE, reason="RTDOSE reader not installed"),
-    ),
-    pytest.param(
-        nan_dose_grid_scaling, marks=pytest.mark.skipif(not HAS_RTDOSE, reason="RTDOSE reader not installed")
-    ),
-    pytest.param(
-        absurd_dose_grid_scaling, marks=pytest.mark.skipif(not HAS_RTDOSE, reason="RTDOSE reader not installed")
-    ),
+    empty_roi,
+    contour_outside_image,
+    dose_grid_outside_image,
+    dose_units_not_understood,
+    relative_dose_without_normalisation,
+    nan_dose_grid_scaling,
+    absurd_dose_grid_scaling,
     missing_path,
 ]
 

@@ -19,9 +19,9 @@ import SimpleITK as sitk
 from pydicom.uid import generate_uid
 
 from radnec import cli
-from radnec.imaging.dsc_io import MIN_FRAMES
+from radnec.ingest.dsc import MIN_FRAMES
 from radnec.ingest.scan import scan
-from radnec.ingest.series import is_dynamic, split_timepoints, temporal_frames
+from radnec.ingest.temporal import is_dynamic, split_timepoints, temporal_frames
 from radnec.phantom.dsc import DscSeries, write_dsc_dicom
 
 from ingest_factory import write_series
@@ -118,7 +118,7 @@ def test_inspect_reads_a_dsc_series_as_4d(tmp_path, capsys):
     assert dsc["kind"] == "MR" and dsc["dynamic"] is True
     assert dsc["n_timepoints"] == n_t and dsc["temporal_key"] == "TemporalPositionIdentifier"
     g = dsc["geometry"]
-    assert g["reader"] == "radnec.imaging.dsc_io.read_dsc"
+    assert g["reader"] == "radnec.ingest.dsc.read_dsc"
     assert g["n_timepoints"] == n_t and g["size"] == list(SIZE_XYZ) and g["spacing_mm"] == list(SPACING_MM)
     assert g["frame_interval_s"] == pytest.approx(DT_S) and g["echo_time_ms"] == pytest.approx(TE_S * 1000)
     t1 = _by_description(doc, "T1 post-contrast")
@@ -218,9 +218,9 @@ def test_two_echoes_are_not_a_time_series(tmp_path, capsys):
 
 def test_collect_uses_the_ingest_detection(tmp_path):
     import radnec.imaging.collect as collect
-    import radnec.ingest.series as series
+    import radnec.ingest.temporal as temporal
 
-    assert collect.is_dynamic is series.is_dynamic  # one implementation, imported from radnec.ingest
+    assert collect.is_dynamic is temporal.is_dynamic  # one implementation, imported from radnec.ingest
     long_files = _write_dsc(tmp_path / "long", n_t=MIN_FRAMES, uid_seed="long")
     short_files = _write_dsc(tmp_path / "short", n_t=3, uid_seed="short")
     assert is_dynamic(long_files) and is_dynamic(short_files)
@@ -269,7 +269,7 @@ def _check_phantom_inspection(doc: dict, entry: dict) -> None:
     dsc = _by_description(doc, "DSC")
     assert dsc["dynamic"] is True and dsc["n_timepoints"] == entry["frames"]
     g = dsc["geometry"]
-    assert g["reader"] == "radnec.imaging.dsc_io.read_dsc" and g["n_timepoints"] == entry["frames"]
+    assert g["reader"] == "radnec.ingest.dsc.read_dsc" and g["n_timepoints"] == entry["frames"]
     assert g["spacing_mm"] == pytest.approx(entry["spacing_mm"])
     assert g["frame_interval_s"] == pytest.approx(entry["tr_s"]) and g["echo_time_ms"] == pytest.approx(entry["te_ms"])
     assert all(not s["dynamic"] for s in _series(doc) if s is not dsc)

@@ -33,7 +33,8 @@ def demo_json(data_dir):
 
 def test_inspect_json_header(demo_json):
     assert demo_json["schema"] == "radnec-inspect" and demo_json["schema_version"] == 1
-    assert demo_json["readers_available"]["rtdose"] in (True, False)
+    assert set(demo_json["readers_available"]) == {"rtdose", "rtstruct", "roi_volume_cc", "rtplan", "reg"}
+    assert all(demo_json["readers_available"].values())
 
 
 def test_inspect_json_rt_bundle(demo_json):
@@ -45,8 +46,7 @@ def test_inspect_json_rt_bundle(demo_json):
     rx = plan["details"].get("prescription_gy", plan["details"]["target_prescription_dose_gy"])
     assert rx == pytest.approx(14.0) and plan["details"]["fractions"] == 7
     (dose,) = _objects(demo_json, "RTDOSE")
-    if demo_json["readers_available"]["rtdose"]:
-        assert dose["details"]["max_dose_gy"] == pytest.approx(14.68, abs=0.01)
+    assert dose["details"]["max_dose_gy"] == pytest.approx(14.68, abs=0.01)
     (bundle,) = demo_json["inventory"]["rt_bundles"]
     assert bundle["consistent"] is True
     assert bundle["rtplan_uid"] == plan["sop_instance_uid"]

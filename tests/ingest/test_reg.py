@@ -105,3 +105,28 @@ def test_deformable_with_wrong_registered_frame_is_refused() -> None:
     reg = ingest_reg.read_registration(ds)
     with pytest.raises(FrameOfReferenceError, match="registered frame"):
         ingest_reg.deformable_transform(reg, fixed_frame_uid=MOVING, moving_frame_uid=FIXED)
+
+
+def test_inspect_reads_every_registration_with_its_reader(tmp_path) -> None:
+    from pydicom.uid import generate_uid
+
+    from radnec.ingest.inventory import inspect_tree
+
+    paths = dicom_reg.write_registrations(_result(), tmp_path)
+    broken = pydicom.dcmread(paths["rigid"])
+    broken.RegistrationSequence = []
+    broken.SOPInstanceUID = broken.file_meta.MediaStorageSOPInstanceUID = generate_uid()
+    broken.SeriesInstanceUID = generate_uid()
+    broken.save_as(tmp_path / "broken_reg.dcm")
+
+    result = inspect_tree(tmp_path)
+    assert result.readers["reg"] is True
+    objects = {o.path: o for o in result.inventory.objects_of_kind("REG", "DREG")}
+    rigid, deformable = objects[str(paths["rigid"])], objects[str(paths["deformable"])]
+    assert rigid.details["registration"] == "spatial"
+    assert deformable.details["registration"] == "deformable"
+    for obj in (rigid, deformable):
+        assert obj.details["registered_frame_of_reference_uid"] == FIXED
+        assert obj.details["source_frame_of_reference_uids"] == [MOVING]
+    (problem,) = result.problems
+    assert problem.path.endswith("broken_reg.dcm") and "empty RegistrationSequence" in problem.message

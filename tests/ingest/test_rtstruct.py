@@ -11,15 +11,9 @@ from rt_factory import circle, square, write_rtstruct
 
 from radnec.errors import GeometryError, InputError, MissingReferenceError
 from radnec.geometry import mask_volume_cc
-from radnec.ingest.rtstruct import (
-    ROI,
-    Contour,
-    contour_model,
-    read_rtstruct,
-    roi_fraction,
-    roi_mask,
-    roi_volume_cc,
-)
+from radnec.geometry.contour_masks import roi_fraction, roi_mask
+from radnec.geometry.contours import ROI, Contour, contour_model, roi_volume_cc
+from radnec.ingest.rtstruct import read_rtstruct
 
 
 def _grid(size=(60, 60, 60), spacing=(1.0, 1.0, 1.0), origin=(-30.0, -36.0, -24.0), direction=None) -> sitk.Image:

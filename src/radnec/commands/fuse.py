@@ -22,24 +22,15 @@ HELP = (
 
 
 def _load(path: Path, *, what: str):  # noqa: ANN202 - returns (sitk.Image, frame uid or None, dataset or None)
-    from radnec.errors import InputError
+    from radnec.ingest.image import load_image
 
-    if not path.exists():
-        raise InputError(f"the {what} does not exist", path=path)
-    name = path.name.lower()
-    if path.is_file() and name.endswith((".nii", ".nii.gz", ".nrrd", ".nhdr", ".mha", ".mhd")):
-        from radnec.ingest.nifti import read_volume
-
-        return read_volume(path), None, None
-    from radnec.ingest.series import load_series
-
-    series = load_series(path)
+    loaded = load_image(path, what=what)
     ref = None
-    if series.meta.files:
+    if loaded.files:
         import pydicom
 
-        ref = pydicom.dcmread(series.meta.files[0], stop_before_pixels=True)
-    return series.image, series.meta.frame_of_reference_uid, ref
+        ref = pydicom.dcmread(loaded.files[0], stop_before_pixels=True)
+    return loaded.image, loaded.frame_of_reference_uid, ref
 
 
 def _load_mask(path: Path, *, what: str):  # noqa: ANN202

@@ -39,6 +39,7 @@ def command(
 
     from radnec.errors import InputError
     from radnec.geometry import parse_point, resample as resample_image, same_grid
+    from radnec.ingest.image import read_image
     from radnec.lesion import labels as lab
     from radnec.lesion.longitudinal import observations
     from radnec.lesion.morphology import measure_timepoint
@@ -48,12 +49,12 @@ def command(
         raise InputError("give exactly one of --seg (a segmentation) or --seed x,y,z (semi-automatic)")
     if box is not None and seed is None:
         raise InputError("--box needs --seed")
-    t1c = _read_image(image)
+    t1c = read_image(image, what="T1c image")
 
     def on_grid(path: Path | None, what: str):  # noqa: ANN202
         if path is None:
             return None
-        img = _read_image(path)
+        img = read_image(path, what=what)
         if not same_grid(img, t1c):
             if not resample:
                 from radnec.errors import GeometryError
@@ -105,24 +106,6 @@ def command(
         print_json({"timepoint": measures, "observations": obs, "disclaimer": DISCLAIMER})
         return
     _print_table(measures)
-
-
-def _read_image(path: Path):  # noqa: ANN202
-    from radnec.errors import InputError
-
-    if path.is_dir():
-        try:
-            from radnec.ingest.series import read_series  # type: ignore[attr-defined]
-        except ImportError as exc:  # pragma: no cover
-            raise InputError("reading a DICOM folder needs radnec.ingest.series", path=path) from exc
-        img = read_series(path)
-        return getattr(img, "image", img)
-    from radnec.ingest.nifti import read_volume
-
-    img = read_volume(path)
-    if img.GetDimension() != 3:
-        raise InputError(f"expected a 3-D image, got {img.GetDimension()}-D", path=path)
-    return img
 
 
 def _compartments_from_seg_path(path: Path, labels: str, t1c, *, resample: bool):  # noqa: ANN001, ANN202

@@ -37,7 +37,7 @@ def command(
     from radnec.jsonio import print_json
     from radnec.commands._output import stdout_console
     from radnec.errors import InputError
-    from radnec.imaging.dsc_io import read_dsc
+    from radnec.ingest.dsc import read_dsc
     from radnec.imaging.perfusion import analyze_dsc
 
     def read_mask(path: Path | None, what: str):

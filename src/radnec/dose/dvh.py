@@ -8,7 +8,7 @@ come from the weighted dose distribution (no histogram binning error); histogram
 from it on demand.
 
 * **ROI (contours)**: the structure is sampled in its own geometry — the slab model of
-  :mod:`radnec.ingest.rtstruct` (even-odd holes, half-slice end-caps, sub-plane weights following
+  :mod:`radnec.geometry.contours` (even-odd holes, half-slice end-caps, sub-plane weights following
   a cubic spline of the cross-section areas between planes) on an in-plane grid of pitch
   ``resolution_mm`` (default: the smallest dose-grid spacing / ``supersample``, coarsened only
   to keep at most :data:`MAX_POINTS` points) with sub-planes that integrate each slab's
@@ -40,6 +40,7 @@ import numpy as np
 import SimpleITK as sitk
 
 from radnec.errors import GeometryError
+from radnec.geometry import MM3_PER_CC
 
 #: Largest number of quadrature points per structure (memory/time guard; ~100 MB).
 MAX_POINTS = 1_500_000
@@ -48,7 +49,6 @@ DEFAULT_SUPERSAMPLE = 4
 #: Default sub-voxels per axis of a mask voxel (stratified jittered points, so 2 already gives
 #: continuous, unbiased dose samples).
 DEFAULT_MASK_SUPERSAMPLE = 2
-MM3_PER_CC = 1000.0
 
 
 @dataclass(frozen=True)
@@ -223,7 +223,7 @@ def dvh(
     dose
         Dose image (Gy), any orientation.
     structure
-        An :class:`radnec.ingest.rtstruct.ROI` (contours) or a mask ``sitk.Image`` (0/1 or
+        An :class:`radnec.geometry.contours.ROI` (contours) or a mask ``sitk.Image`` (0/1 or
         partial-volume 0..1) on any grid.
     name
         Label for reports (default: the ROI name).
@@ -237,20 +237,21 @@ def dvh(
     resolution_mm
         ROI only: explicit in-plane/through-plane sampling pitch (mm), overrides ``supersample``.
     slice_thickness_mm, end_cap
-        ROI only: slab model options (see :func:`radnec.ingest.rtstruct.contour_model`).
+        ROI only: slab model options (see :func:`radnec.geometry.contours.contour_model`).
     interpolation
         ROI only, between contour planes: ``"morph"`` (default) — both planes' shapes blended, the
         cross-section area interpolated with the family chosen per run by cross-validation
-        (:func:`radnec.dose.sampling.area_profiles`); ``"shape"`` — shape-based interpolation of
+        (:func:`radnec.geometry.contours.area_profiles`); ``"shape"`` — shape-based interpolation of
         signed distance maps (:func:`radnec.dose.sampling.shape_interpolated_points`, same
-        areas); ``"spline"`` — the ingest model's cubic spline of the areas
-        (:func:`radnec.ingest.rtstruct.roi_sample_points`, the radnec 0.1 behaviour).
+        areas); ``"spline"`` — the contour model's cubic spline of the areas
+        (:func:`radnec.geometry.quadrature.roi_sample_points`, the radnec 0.1 behaviour).
 
     Returns
     -------
     DVH
     """
-    from radnec.ingest.rtstruct import ROI, contour_model, roi_sample_points
+    from radnec.geometry.contours import ROI, contour_model
+    from radnec.geometry.quadrature import roi_sample_points
 
     if interpolation not in ("morph", "shape", "spline"):
         raise ValueError(f"interpolation must be 'morph', 'shape' or 'spline', got {interpolation!r}")
@@ -274,7 +275,8 @@ def dvh(
             pts, w = roi_sample_points(model, spacing_mm=h)
             family = "A (cubic spline)"
         else:
-            from radnec.dose.sampling import area_profiles, model_volume_cc, morph_points, shape_interpolated_points
+            from radnec.dose.sampling import model_volume_cc, morph_points, shape_interpolated_points
+            from radnec.geometry.contours import area_profiles
 
             profiles = area_profiles(model)
             total_cc = model_volume_cc(model, profiles)

@@ -19,6 +19,7 @@ import SimpleITK as sitk
 
 from radnec.dose.dvh import DVH, map_mask_to_grid, sample_dose
 from radnec.errors import GeometryError
+from radnec.geometry import MM3_PER_CC
 
 #: Default refinement of the dose grid for lesion sampling (per axis).
 DEFAULT_SUPERSAMPLE = 3
@@ -111,7 +112,7 @@ def map_lesion(
         return MappedLesion(None, np.zeros((0, 3)), np.zeros(0), np.zeros(0), total, method, None, True)
     arr = sitk.GetArrayViewFromImage(fine)
     idx = np.argwhere(arr > 1e-6)
-    w = arr[idx[:, 0], idx[:, 1], idx[:, 2]].astype(float) * float(np.prod(fine.GetSpacing())) / 1000.0
+    w = arr[idx[:, 0], idx[:, 1], idx[:, 2]].astype(float) * float(np.prod(fine.GetSpacing())) / MM3_PER_CC
     origin = np.asarray(fine.GetOrigin())
     direction = np.asarray(fine.GetDirection()).reshape(3, 3)
     pts = origin + (idx[:, ::-1] * np.asarray(fine.GetSpacing())) @ direction.T

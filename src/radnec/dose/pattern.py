@@ -78,7 +78,7 @@ def _zone(pct: float) -> str:
 
 def _gtv_fraction(points: np.ndarray, gtv: Any) -> np.ndarray:
     """Fraction (0..1) of the planning GTV at planning-frame points (ROI or mask image)."""
-    from radnec.ingest.rtstruct import ROI, contour_model
+    from radnec.geometry.contours import ROI, contour_model
 
     if gtv is None or len(points) == 0:
         return np.zeros(len(points))

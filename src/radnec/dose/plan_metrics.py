@@ -24,6 +24,7 @@ import numpy as np
 import SimpleITK as sitk
 
 from radnec.errors import MissingReferenceError
+from radnec.geometry import MM3_PER_CC
 
 
 def _find_brain(structure_set, name: str | None, patterns: list[str]):
@@ -95,7 +96,7 @@ def plan_metrics(
     """
     from radnec.dose.conventions import load_conventions
     from radnec.dose.dvh import dvh
-    from radnec.ingest.rtstruct import roi_fraction
+    from radnec.geometry.contour_masks import roi_fraction
 
     conv = load_conventions()["plan_metrics"]
     rx = prescription_gy if prescription_gy is not None else getattr(plan, "prescription_gy", None)
@@ -105,7 +106,7 @@ def plan_metrics(
         )
     notes: list[str] = []
     arr = np.asarray(sitk.GetArrayViewFromImage(dose), dtype=float)
-    vox_cc = float(np.prod(dose.GetSpacing())) / 1000.0
+    vox_cc = float(np.prod(dose.GetSpacing())) / MM3_PER_CC
     gtvs, ptvs = _targets(structure_set, plan, targets, conv)
     if not gtvs and not ptvs:
         raise MissingReferenceError(
@@ -196,8 +197,8 @@ def _target_volumes(dose: sitk.Image, rois: list, rx_gy: float) -> tuple[float, 
     engine's sampling (:mod:`radnec.dose.sampling`, pitch = smallest dose spacing / 4, dose
     trilinear); points of a ROI inside an earlier ROI are dropped (union, not sum)."""
     from radnec.dose.dvh import DEFAULT_SUPERSAMPLE, MAX_POINTS, sample_dose
-    from radnec.dose.sampling import area_profiles, model_volume_cc, morph_points
-    from radnec.ingest.rtstruct import contour_model
+    from radnec.dose.sampling import model_volume_cc, morph_points
+    from radnec.geometry.contours import area_profiles, contour_model
 
     models = [contour_model(r) for r in rois]
     tv = tv_piv = 0.0

@@ -3,7 +3,7 @@
 Why
 ---
 Contours only say what the structure looks like ON their planes. Between two planes the slab
-model of :mod:`radnec.ingest.rtstruct` keeps each plane's shape (stair steps) and only
+model of :mod:`radnec.geometry.contours` keeps each plane's shape (stair steps) and only
 interpolates the cross-section *area*. That is exact for straight shapes (spheres, cylinders and
 cones along the plane normal) but not for tilted ones: a cylinder tilted against the planes moves
 sideways between planes, and a stair-step sample misses a sliver on one side and adds one on the
@@ -37,33 +37,16 @@ from __future__ import annotations
 
 import numpy as np
 
+from radnec.geometry import MM3_PER_CC
+
+# The area families and their per-run choice live with the contour model, so contour volumes,
+# rasterised fractions and the DVH engine share one interpolation.
+from radnec.geometry.contours import area_profiles, distance_to_segments, polygon_edges, polygon_path
+from radnec.geometry.quadrature import roi_sample_points
+
 #: Band (in lattice pitches) around a contour in which distances are computed exactly from the
 #: polygon edges; beyond it the Euclidean distance transform of the rasterised region is used.
 EXACT_BAND_PITCHES = 3.0
-#: Largest number of (band point × polygon edge) pairs evaluated at once (memory guard).
-_CHUNK_PAIRS = 4_000_000
-MM3_PER_CC = 1000.0
-
-
-def _segments(polygons: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
-    a = np.vstack(polygons)
-    b = np.vstack([np.roll(p, -1, axis=0) for p in polygons])
-    return a, b
-
-
-def _edge_distance(points: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Distance (mm) from each point (2-D or 3-D, like the segments) to the nearest of the segments a→b."""
-    out = np.full(len(points), np.inf)
-    ab = b - a
-    ab2 = np.maximum((ab**2).sum(axis=1), 1e-18)
-    step = max(1, _CHUNK_PAIRS // max(1, len(a)))
-    for s in range(0, len(points), step):
-        p = points[s : s + step]
-        ap = p[:, None, :] - a[None, :, :]
-        t = np.clip((ap * ab[None]).sum(axis=2) / ab2[None], 0.0, 1.0)
-        d = ap - t[..., None] * ab[None]
-        out[s : s + step] = np.sqrt((d**2).sum(axis=2).min(axis=1))
-    return out
 
 
 def signed_distance(polygons: list[np.ndarray], us: np.ndarray, vs: np.ndarray) -> np.ndarray:
@@ -71,36 +54,29 @@ def signed_distance(polygons: list[np.ndarray], us: np.ndarray, vs: np.ndarray) 
     ``us × vs`` (regular, pitch ``h``); array shape ``(len(us), len(vs))``."""
     from scipy import ndimage
 
-    from radnec.ingest.rtstruct import _mpl_path
-
     h = float(us[1] - us[0]) if len(us) > 1 else float(vs[1] - vs[0])
     uu, vv = np.meshgrid(us, vs, indexing="ij")
     p2 = np.column_stack([uu.ravel(), vv.ravel()])
     inside = np.zeros(len(p2), dtype=bool)
     for poly in polygons:
-        inside ^= _mpl_path(poly).contains_points(p2)
+        inside ^= polygon_path(poly).contains_points(p2)
     inside = inside.reshape(uu.shape)
     # distance transform: inside points → distance to the nearest outside lattice point (and
     # vice versa), minus half a pitch so the zero level sits between the two
     if not inside.any():
         # a contour smaller than the pitch: exact (positive) distances everywhere, so the
         # lattice points nearest to it come first
-        a, b = _segments(polygons)
-        return _edge_distance(p2, a, b).reshape(uu.shape)
+        a, b = polygon_edges(polygons)
+        return distance_to_segments(p2, a, b).reshape(uu.shape)
     d_in = ndimage.distance_transform_edt(inside, sampling=h)
     d_out = ndimage.distance_transform_edt(~inside, sampling=h)
     sd = np.where(inside, -(d_in - h / 2), d_out - h / 2)
     band = np.abs(sd) <= EXACT_BAND_PITCHES * h
     if band.any():
-        a, b = _segments(polygons)
-        exact = _edge_distance(p2[band.ravel()], a, b)
+        a, b = polygon_edges(polygons)
+        exact = distance_to_segments(p2[band.ravel()], a, b)
         sd[band] = np.where(inside[band], -exact, exact)
     return sd
-
-
-# The area families and their per-run choice live with the contour model (ingest), so contour
-# volumes, rasterised fractions and the DVH engine share one interpolation.
-from radnec.ingest.rtstruct import AREA_FAMILIES, FAMILY_MARGIN, area_profiles  # noqa: E402,F401
 
 
 def model_volume_cc(model, profiles=None) -> float:
@@ -125,11 +101,9 @@ def model_volume_cc(model, profiles=None) -> float:
 
 def morph_points(model, *, spacing_mm: float, seed: int = 0, profiles=None) -> tuple[np.ndarray, np.ndarray]:
     """Quadrature points (LPS) and volumes (cm³) of a contour model, area-interpolated:
-    :func:`radnec.ingest.rtstruct.roi_sample_points` (each plane's in-plane points tested once;
+    :func:`radnec.geometry.quadrature.roi_sample_points` (each plane's in-plane points tested once;
     between two planes the sub-planes carry both planes' points weighted (1 − t) and t and scaled
     to the interpolated area) with the area of :func:`area_profiles`."""
-    from radnec.ingest.rtstruct import roi_sample_points
-
     return roi_sample_points(
         model, spacing_mm=spacing_mm, seed=seed, profiles=area_profiles(model) if profiles is None else profiles
     )
@@ -148,7 +122,7 @@ def shape_interpolated_points(
     Parameters
     ----------
     model
-        A :class:`radnec.ingest.rtstruct.ContourModel`.
+        A :class:`radnec.geometry.contours.ContourModel`.
     spacing_mm
         Sampling pitch (mm) in-plane and along the normal.
     seed

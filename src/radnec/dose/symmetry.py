@@ -31,6 +31,7 @@ import SimpleITK as sitk
 from radnec.dose.dvh import sample_dose
 from radnec.dose.lesion import DEFAULT_SUPERSAMPLE, MappedLesion, map_lesion
 from radnec.errors import GeometryError
+from radnec.geometry import MM3_PER_CC
 
 
 @dataclass(frozen=True)
@@ -101,14 +102,14 @@ def growth_symmetry(
             nan = float("nan")
             return SymmetryResult(
                 growth_symmetry="eccentric", centroid_offset=nan, centroid_offset_mm=nan, envelopment=0.0,
-                radial_spread=nan, lesion_radius_mm=(3.0 * m.volume_cc * 1000.0 / (4.0 * np.pi)) ** (1.0 / 3.0),
+                radial_spread=nan, lesion_radius_mm=(3.0 * m.volume_cc * MM3_PER_CC / (4.0 * np.pi)) ** (1.0 / 3.0),
                 rx_radius_mm=nan, dose_centre_lps=[], lesion_centroid_lps=[],
                 rule="lesion entirely outside the dose grid, which contains the whole Rx isodose: eccentric",
                 convention=str(conv["convention"]), notes=["the lesion lies outside the dose grid"],
             )
         raise GeometryError("the lesion lies outside the dose grid: growth symmetry cannot be judged")
     c_les = m.centroid_lps()
-    r_les = (3.0 * m.mapped_cc * 1000.0 / (4.0 * np.pi)) ** (1.0 / 3.0)
+    r_les = (3.0 * m.mapped_cc * MM3_PER_CC / (4.0 * np.pi)) ** (1.0 / 3.0)
 
     # high-dose region: the Rx isodose component(s) overlapping the lesion most (or nearest)
     hd = isodose_mask(dose, level)
@@ -138,9 +139,9 @@ def growth_symmetry(
     rpts = _idx_to_lps(dose, region)
     rd = darr[region[:, 0], region[:, 1], region[:, 2]]
     c_dose = (rpts * rd[:, None]).sum(axis=0) / rd.sum()
-    vox_cc = float(np.prod(dose.GetSpacing())) / 1000.0
+    vox_cc = float(np.prod(dose.GetSpacing())) / MM3_PER_CC
     rx_cc = len(region) * vox_cc
-    r_rx = (3.0 * rx_cc * 1000.0 / (4.0 * np.pi)) ** (1.0 / 3.0)
+    r_rx = (3.0 * rx_cc * MM3_PER_CC / (4.0 * np.pi)) ** (1.0 / 3.0)
     envelopment = float(np.mean(m.fraction_at(rpts)))
 
     # rays

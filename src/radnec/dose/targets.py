@@ -20,7 +20,7 @@ Convention (radnec's, not evidence)
 Example
 -------
 >>> from radnec.dose.targets import is_gtv
->>> from radnec.ingest.rtstruct import ROI
+>>> from radnec.geometry.contours import ROI
 >>> is_gtv(ROI(number=1, name="GTV_2", type="", color=None, contours=[]))
 True
 """
@@ -85,9 +85,9 @@ def lesion_target(structures: Any, plan: Any, seed_lps: Any, *, plan_prescriptio
     dose
         The plan dose grid, on which the GTV centroid is computed.
     """
-    from radnec.dose.sampling import _edge_distance, _segments
     from radnec.geometry import mask_centroid_lps
-    from radnec.ingest.rtstruct import grid_contour_model, roi_mask
+    from radnec.geometry.contour_masks import grid_contour_model, roi_mask
+    from radnec.geometry.contours import distance_to_segments, polygon_edges
 
     seed = np.asarray(seed_lps, dtype=float).reshape(1, 3)
     gtvs = [r for r in structures.rois if r.contours and is_gtv(r)]
@@ -105,8 +105,8 @@ def lesion_target(structures: Any, plan: Any, seed_lps: Any, *, plan_prescriptio
         gtv, distance = inside[0], 0.0
     else:
         def nearest(r) -> float:  # to the contour edges (3-D segments), not just their vertices
-            a, b = _segments([c.points for c in r.contours])
-            return float(_edge_distance(seed, a, b)[0])
+            a, b = polygon_edges([c.points for c in r.contours])
+            return float(distance_to_segments(seed, a, b)[0])
 
         gtv = min(gtvs, key=nearest)
         distance = nearest(gtv)

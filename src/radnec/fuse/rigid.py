@@ -214,19 +214,6 @@ def affine_parts(transform: sitk.Transform) -> tuple[np.ndarray, np.ndarray]:
     return m, t
 
 
-def rigid_from_matrix(matrix4: np.ndarray) -> sitk.Euler3DTransform:
-    """An Euler3DTransform from a 4x4 homogeneous matrix (``T(x) = M x + t``); rejects non-rigid
-    matrices (|det - 1| or orthogonality error above 1e-4)."""
-    m4 = np.asarray(matrix4, dtype=float).reshape(4, 4)
-    m, t = m4[:3, :3], m4[:3, 3]
-    if not np.allclose(m @ m.T, np.eye(3), atol=1e-4) or abs(np.linalg.det(m) - 1.0) > 1e-4:
-        raise RegistrationError("the matrix is not a rigid rotation (scaling, shear or reflection present)")
-    tx = sitk.Euler3DTransform()
-    tx.SetMatrix(tuple(m.ravel()), 1e-4)
-    tx.SetTranslation(tuple(t))
-    return tx
-
-
 def matrix_of(transform: sitk.Transform) -> np.ndarray:
     """4x4 homogeneous matrix of an affine-like transform (see :func:`affine_parts`)."""
     m, t = affine_parts(transform)
@@ -242,6 +229,5 @@ __all__ = [
     "register_rigid",
     "downsample",
     "affine_parts",
-    "rigid_from_matrix",
     "matrix_of",
 ]

@@ -239,7 +239,8 @@ def displacement_at(transform: FusionResult | sitk.Transform, points_lps: np.nda
 
 def require_rigid(transform: sitk.Transform) -> sitk.Euler3DTransform:
     """``transform`` as an Euler3DTransform; raises :class:`RegistrationError` if it is not rigid."""
-    from radnec.fuse.rigid import matrix_of, rigid_from_matrix
+    from radnec.fuse.rigid import matrix_of
+    from radnec.geometry import rigid_from_matrix
 
     return rigid_from_matrix(matrix_of(transform))
 

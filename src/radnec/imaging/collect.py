@@ -1,7 +1,7 @@
 """One-call hooks for the pipeline: find advanced-imaging series and turn them into observations.
 
-* :func:`find_advanced_series` looks at an ingest :class:`~radnec.ingest.scan.Inventory` and returns the
-  DSC candidates (dynamic MR series, as decided by :func:`radnec.ingest.series.is_dynamic`, with at least
+* :func:`find_advanced_series` looks at an ingest :class:`~radnec.ingest.records.Inventory` and returns the
+  DSC candidates (dynamic MR series, as decided by :func:`radnec.ingest.temporal.is_dynamic`, with at least
   ``MIN_FRAMES`` time points), PET series and spectroscopy objects/files.
 * :func:`imaging_observations` measures one lesion on whatever is available and never aborts the
   pipeline: a series that cannot be used is listed in ``skipped`` with the reason.
@@ -23,7 +23,7 @@ from typing import Any
 import SimpleITK as sitk
 
 from radnec.errors import RadnecError
-from radnec.ingest.series import is_dynamic
+from radnec.ingest.temporal import is_dynamic
 
 log = logging.getLogger(__name__)
 
@@ -38,8 +38,8 @@ class AdvancedSeries:
 
 
 def _is_dynamic(files: list[str]) -> bool:
-    """A DSC candidate: a dynamic MR series (radnec.ingest.series.is_dynamic) with at least MIN_FRAMES time points."""
-    from radnec.imaging.dsc_io import MIN_FRAMES
+    """A DSC candidate: a dynamic MR series (radnec.ingest.temporal.is_dynamic) with at least MIN_FRAMES time points."""
+    from radnec.ingest.dsc import MIN_FRAMES
 
     return is_dynamic(files, min_timepoints=MIN_FRAMES)
 
@@ -108,7 +108,7 @@ def imaging_observations(
         return False
 
     if series.dsc:
-        from radnec.imaging.dsc_io import read_dsc
+        from radnec.ingest.dsc import read_dsc
         from radnec.imaging.perfusion import analyze_dsc
 
         entry = series.dsc[-1]

@@ -409,7 +409,7 @@ def analyze_dsc(
     Parameters
     ----------
     series
-        A :class:`radnec.imaging.dsc_io.DscSeries`.
+        A :class:`radnec.ingest.dsc.DscSeries`.
     lesion
         Lesion mask (``sitkUInt8``) on the DSC grid (resample it there first).
     white_matter

@@ -2,17 +2,16 @@
 
 :func:`inspect_tree` = :func:`radnec.ingest.scan.scan` (headers) + one full read per object:
 image series through :func:`radnec.ingest.series.load_series`, dynamic (multi-temporal) MR series
-as 4-D through :func:`radnec.imaging.dsc_io.read_dsc` (see :func:`_check_dynamic`), NIfTI/NRRD through
+as 4-D through :func:`radnec.ingest.dsc.read_dsc` (see :func:`_check_dynamic`), NIfTI/NRRD through
 :func:`radnec.ingest.nifti.read_volume`, SEG through :func:`radnec.ingest.seg.read_seg`, and
 RTDOSE / RTSTRUCT / RTPLAN / REG through their readers in ``radnec.ingest.rt*`` and
-``radnec.ingest.reg`` when those modules are installed. What each reader reports (grid, maximum
+``radnec.ingest.reg``. What each reader reports (grid, maximum
 dose, ROIs, prescription, ...) is added to the object's ``details``; every reader error becomes
 a :class:`Problem` rather than stopping the inspection, so one broken file does not hide the rest.
 """
 
 from __future__ import annotations
 
-import importlib
 import logging
 import os
 from pathlib import Path
@@ -22,7 +21,8 @@ import numpy as np
 from pydantic import BaseModel
 
 from radnec.errors import GeometryError, RadnecError
-from radnec.ingest.scan import Inventory, ObjectInfo, SeriesInfo, scan
+from radnec.ingest.records import Inventory, ObjectInfo, SeriesInfo
+from radnec.ingest.scan import scan
 
 log = logging.getLogger(__name__)
 
@@ -44,13 +44,6 @@ class InspectResult(BaseModel):
     inventory: Inventory
     problems: list[Problem]
     readers: dict[str, bool]
-
-
-def _reader(module: str, name: str) -> Any | None:
-    try:
-        return getattr(importlib.import_module(module), name)
-    except (ImportError, AttributeError):
-        return None
 
 
 def _orientation_label(direction: tuple[float, ...]) -> str:
@@ -112,8 +105,9 @@ def _check_dynamic(
     """Read a dynamic MR series as 4-D: with ``read_dsc`` when it can be a DSC series (at least
     ``MIN_FRAMES`` time points, in a folder of its own), else time point by time point with
     ``load_series`` (every 3-D stack checked, all on one grid)."""
-    from radnec.imaging.dsc_io import MIN_FRAMES, read_dsc
-    from radnec.ingest.series import load_series, split_timepoints
+    from radnec.ingest.dsc import MIN_FRAMES, MS_PER_S, read_dsc
+    from radnec.ingest.series import load_series
+    from radnec.ingest.temporal import split_timepoints
 
     folder = _own_folder(series, inv, recursive=recursive)
     extra: dict[str, Any] = {"dynamic": True}
@@ -124,8 +118,8 @@ def _check_dynamic(
             extra |= {
                 "n_timepoints": int(dsc.signal.shape[0]),
                 "frame_interval_s": round(dsc.dt_s, 4),
-                "echo_time_ms": round(dsc.te_s * 1000.0, 3),
-                "reader": "radnec.imaging.dsc_io.read_dsc",
+                "echo_time_ms": round(dsc.te_s * MS_PER_S, 3),
+                "reader": "radnec.ingest.dsc.read_dsc",
             }
         else:
             frames = split_timepoints(series.files)
@@ -312,10 +306,9 @@ def _check_object(
                 _check_rois(obj, ss, grids or {}, warnings)
         elif obj.kind in ("REG", "DREG") and readers.get("reg"):
             reg = readers["reg"](obj.path)
-            for attr in ("source_frame_of_reference_uid", "target_frame_of_reference_uid", "kind"):
-                value = getattr(reg, attr, None)
-                if value is not None:
-                    obj.details[attr] = str(value)
+            obj.details["registration"] = reg.kind
+            obj.details["registered_frame_of_reference_uid"] = reg.frame_uid
+            obj.details["source_frame_of_reference_uids"] = sorted(reg.frame_uids - {reg.frame_uid})
     except RadnecError as exc:
         problems.append(_problem(obj.path, exc))
 
@@ -348,12 +341,18 @@ def inspect_tree(
         for s in inv.skipped
         if single_file or not s.reason.startswith(BENIGN_SKIP_PREFIXES)
     ]
+    from radnec.geometry.contours import roi_volume_cc
+    from radnec.ingest.reg import read_registration
+    from radnec.ingest.rtdose import read_rtdose
+    from radnec.ingest.rtplan import read_rtplan
+    from radnec.ingest.rtstruct import read_rtstruct
+
     readers = {
-        "rtdose": _reader("radnec.ingest.rtdose", "read_rtdose"),
-        "rtstruct": _reader("radnec.ingest.rtstruct", "read_rtstruct"),
-        "roi_volume_cc": _reader("radnec.ingest.rtstruct", "roi_volume_cc"),
-        "rtplan": _reader("radnec.ingest.rtplan", "read_rtplan"),
-        "reg": _reader("radnec.ingest.reg", "read_reg"),
+        "rtdose": read_rtdose,
+        "rtstruct": read_rtstruct,
+        "roi_volume_cc": roi_volume_cc,
+        "rtplan": read_rtplan,
+        "reg": read_registration,
     }
     if not headers_only:
         from radnec.ingest.nifti import read_volume

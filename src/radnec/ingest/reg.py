@@ -199,7 +199,7 @@ def rigid_transform(reg: Registration, *, fixed_frame_uid: str, moving_frame_uid
     RegistrationError
         A matrix is not rigid (AFFINE with scaling or shear).
     """
-    from radnec.fuse.rigid import rigid_from_matrix
+    from radnec.geometry import rigid_from_matrix
 
     if reg.kind != "spatial":
         raise RegistrationError("this is a Deformable Spatial Registration; use deformable_transform", path=reg.path)

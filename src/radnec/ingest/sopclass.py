@@ -6,7 +6,7 @@ non-image storage class that carries raw MR spectroscopy in ``.IMA`` files.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 #: The kinds of object the inventory distinguishes.
 Kind = Literal[
@@ -52,3 +52,14 @@ SOP_CLASS_NAMES: dict[str, str] = {
 IMAGE_KINDS = frozenset({"CT", "MR", "PT"})
 #: Kinds of radiotherapy objects.
 RT_KINDS = frozenset({"RTPLAN", "RTDOSE", "RTSTRUCT"})
+
+
+def classify(ds: Any) -> str | None:
+    """The radnec kind of a dataset (``"MR"``, ``"RTDOSE"``, ...) or None when unsupported."""
+    sop = str(ds.get("SOPClassUID", ""))
+    kind = SOP_CLASS_KIND.get(sop)
+    if kind is None and sop == SIEMENS_CSA_NON_IMAGE:
+        csa_type = ds.get((0x0029, 0x1008))
+        if csa_type is not None and "SPEC" in str(csa_type.value).upper():
+            return "MRS"
+    return kind

@@ -377,7 +377,8 @@ def compartments_from_rtstruct(
     """
     path = Path(path)
     try:
-        from radnec.ingest.rtstruct import read_rtstruct, roi_mask  # type: ignore[import-not-found]
+        from radnec.geometry.contour_masks import roi_mask
+        from radnec.ingest.rtstruct import read_rtstruct  # type: ignore[import-not-found]
     except ImportError as exc:  # pragma: no cover - depends on the dose colleague's module
         raise InputError("RTSTRUCT support needs radnec.ingest.rtstruct, which is not installed", path=path) from exc
     ss = read_rtstruct(path)

@@ -36,7 +36,7 @@ import SimpleITK as sitk
 from scipy import ndimage as ndi
 
 from radnec.errors import GeometryError, InputError
-from radnec.geometry import continuous_indices, require_same_grid
+from radnec.geometry import MM3_PER_CC, continuous_indices, require_same_grid
 from radnec.lesion.labels import Compartments, load_conventions_file
 
 log = logging.getLogger(__name__)
@@ -264,7 +264,7 @@ def _segment_in_roi(
     bright_thr = normal.median + params["bright_sd"] * normal.sd
 
     seeds = _seed_candidates(arr, seed, normal, spacing_zyx, params, tissue)
-    min_vox = max(1, int(params["min_component_cc"] * 1000.0 / float(np.prod(spacing_zyx))))
+    min_vox = max(1, int(params["min_component_cc"] * MM3_PER_CC / float(np.prod(spacing_zyx))))
     closing = _ball(spacing_zyx, params["closing_mm"])
     ctx = _Ctx(roi_s, arr, tissue, normal, spacing_zyx, params, raw=sitk.GetArrayFromImage(roi).astype(np.float64))
     lesion = np.zeros(arr.shape, bool)

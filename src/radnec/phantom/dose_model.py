@@ -24,6 +24,7 @@ import SimpleITK as sitk
 from scipy import ndimage
 
 from radnec.errors import GeometryError
+from radnec.geometry import MM3_PER_CC
 
 
 @dataclass(frozen=True)
@@ -99,7 +100,7 @@ def build_dose(
     isodose_fraction
         Prescription isodose line as a fraction of the maximum (0.5 GK, 0.8 linac).
     """
-    voxel_cc = float(np.prod(spacing_zyx)) / 1000.0
+    voxel_cc = float(np.prod(spacing_zyx)) / MM3_PER_CC
     d = signed_distance_mm(ptv, spacing_zyx) if distance_mm is None else distance_mm.astype(np.float32)
     d_sorted = np.sort(d.ravel())
     tv = float(ptv.sum()) * voxel_cc

@@ -27,7 +27,7 @@ import SimpleITK as sitk
 
 from radnec.errors import GeometryError, InputError
 from radnec.geometry import require_same_grid
-from radnec.imaging.dsc_io import DscSeries
+from radnec.ingest.dsc import DscSeries
 
 #: Default acquisition (typical clinical DSC): TE 30 ms, TR 1.5 s, 60 frames.
 DEFAULT_TE_MS = 30.0

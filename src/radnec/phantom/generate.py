@@ -18,6 +18,7 @@ import SimpleITK as sitk
 from scipy.ndimage import map_coordinates
 
 from radnec.errors import InputError
+from radnec.geometry import MM3_PER_CC
 from radnec.phantom import SCENARIOS
 from radnec.phantom.anatomy import Anatomy, _physical_axes, build_anatomy
 from radnec.phantom.config import load_config
@@ -214,7 +215,7 @@ def build_case(
     grid = anat.grid
     axes = _physical_axes(grid)
     spacing_zyx = tuple(float(v) for v in grid.GetSpacing()[::-1])
-    voxel_cc = float(np.prod(spacing_zyx)) / 1000.0
+    voxel_cc = float(np.prod(spacing_zyx)) / MM3_PER_CC
     brain = sitk.GetArrayFromImage(anat.brain) > 0
     csf = sitk.GetArrayFromImage(anat.csf)
     gm = sitk.GetArrayFromImage(anat.gm)
@@ -275,7 +276,7 @@ def build_case(
     piv = dose_full >= rx
     piv50 = dose_full >= 0.5 * rx
     dose_centre = _centroid_lps(piv, grid)
-    r_rx = (3.0 * metrics.piv_cc * 1000.0 / (4.0 * np.pi)) ** (1.0 / 3.0)
+    r_rx = (3.0 * metrics.piv_cc * MM3_PER_CC / (4.0 * np.pi)) ** (1.0 / 3.0)
 
     clock.lap("dose")
     # --- lesion evolution (planning frame) ----------------------------------------------------
@@ -454,7 +455,7 @@ def _mass_effect_size(*, lesion_cc: float, l1_cc: float, edema_cc: float, fu_cfg
     """Mass-effect amplitude and support (mm) from the planning-frame volumes (cm³) of a follow-up."""
     vol = lesion_cc + 0.25 * edema_cc
     amp = fu_cfg["mass_effect_max_mm"] * float(np.clip(vol / fu_cfg["mass_effect_reference_cc"], 0.1, 1.0))
-    r_les = (3.0 * l1_cc * 1000.0 / (4.0 * np.pi)) ** (1.0 / 3.0)
+    r_les = (3.0 * l1_cc * MM3_PER_CC / (4.0 * np.pi)) ** (1.0 / 3.0)
     support = max(fu_cfg["mass_effect_support_mm"], 3.0 * (r_les + fu_cfg["mass_effect_peak_offset_mm"]))
     return amp, support
 

@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from scipy.ndimage import map_coordinates
 
+from radnec.geometry import MM3_PER_CC
+
 if TYPE_CHECKING:  # pragma: no cover
     from radnec.phantom.generate import PhantomCase, Study
 
@@ -34,7 +36,7 @@ def pattern_measures(case: PhantomCase, study: Study) -> dict[str, Any]:
     pm = study.planning_masks
     names = sorted(case.lesion_names)
     j = names.index(case.index_lesion) + 1
-    voxel_cc = float(np.prod(grid.GetSpacing())) / 1000.0
+    voxel_cc = float(np.prod(grid.GetSpacing())) / MM3_PER_CC
     lesion = pm["lesion_labels"] == j
     enh = lesion & pm["enhancing"]
     gtv = _arr(case.structures["GTV"]) > 0
@@ -61,7 +63,7 @@ def pattern_measures(case: PhantomCase, study: Study) -> dict[str, Any]:
     out["rx_isodose_inside_lesion"] = _frac(piv, lesion)
     if lesion.any():
         off = (_centroid_idx(lesion) - _centroid_idx(piv)) * np.array(grid.GetSpacing()[::-1])
-        r_eq = (3.0 * lesion.sum() * voxel_cc * 1000.0 / (4.0 * np.pi)) ** (1.0 / 3.0)
+        r_eq = (3.0 * lesion.sum() * voxel_cc * MM3_PER_CC / (4.0 * np.pi)) ** (1.0 / 3.0)
         out["centroid_offset_from_rx_volume_mm"] = float(np.linalg.norm(off))
         out["centroid_offset_fraction_of_radius"] = float(np.linalg.norm(off) / r_eq)
     return out

@@ -23,7 +23,7 @@ import SimpleITK as sitk
 
 from radnec import DISCLAIMER, __version__
 from radnec.errors import InputError
-from radnec.geometry import mask_volume_cc
+from radnec.geometry import MM3_PER_CC, mask_volume_cc
 from radnec.phantom.config import load_config
 from radnec.phantom.deform import rotation_angle_deg
 from radnec.phantom.dicom_write import (
@@ -172,7 +172,7 @@ def _lesion_table(case, st) -> list[dict[str, Any]]:
     enh = sitk.GetArrayViewFromImage(st.masks["enhancing"]) > 0
     nec = sitk.GetArrayViewFromImage(st.masks["necrotic"]) > 0
     edema_total = mask_volume_cc(st.masks["edema"])
-    vox = float(np.prod(st.grid.GetSpacing())) / 1000.0
+    vox = float(np.prod(st.grid.GetSpacing())) / MM3_PER_CC
     rows = []
     for j, name in enumerate(sorted(case.lesion_names), start=1):
         comp = labels == j

@@ -96,7 +96,7 @@ def _save(result: dict[str, Any], folder: Path) -> None:
 
 def _load(folder: Path) -> dict[str, Any]:
     from radnec.imaging.collect import AdvancedSeries
-    from radnec.ingest.scan import Inventory
+    from radnec.ingest.records import Inventory
 
     inv = Inventory.model_validate_json((folder / "inventory.json").read_text(encoding="utf-8"))
     studies: dict[str, Any] = {}

@@ -47,7 +47,7 @@ def _compute(case: CaseInputs) -> PlanResult:
     from radnec.dose.plan_metrics import plan_metrics
     from radnec.dose.targets import lesion_target
     from radnec.geometry import mask_centroid_lps
-    from radnec.ingest.rtstruct import roi_mask
+    from radnec.geometry.contour_masks import roi_mask
 
     warnings: list[str] = []
     plan, clinical = case.plan, case.clinical

@@ -3,6 +3,11 @@
 Conventions (see README, "Geometry"): DICOM patient coordinates (LPS) in millimetres;
 images are :class:`SimpleITK.Image` carrying origin, spacing and direction; masks are
 ``sitkUInt8`` images with values 0/1 on a named reference grid; volumes in cm³.
+
+Submodules: :mod:`~radnec.geometry.contours` (the slab model of planar contours: areas, volumes,
+interpolation between planes), :mod:`~radnec.geometry.contour_masks` (contours on a voxel grid:
+partial-volume fractions and masks) and :mod:`~radnec.geometry.quadrature` (points filling a
+contour model, for DVHs).
 """
 
 from __future__ import annotations
@@ -12,7 +17,7 @@ from collections.abc import Sequence
 import numpy as np
 import SimpleITK as sitk
 
-from radnec.errors import GeometryError
+from radnec.errors import GeometryError, RegistrationError
 
 #: Tolerance (mm) when comparing origins and spacings of two grids. 1e-3 mm is far below any
 #: clinical voxel size and above the float32 rounding seen in DICOM position strings.
@@ -20,6 +25,7 @@ GRID_TOLERANCE_MM = 1e-3
 #: Tolerance when comparing direction cosines of two grids (dimensionless).
 DIRECTION_TOLERANCE = 1e-4
 
+#: Cubic millimetres in one cubic centimetre (volumes are reported in cm³).
 MM3_PER_CC = 1000.0
 
 
@@ -127,12 +133,27 @@ def parse_point(text: str) -> tuple[float, float, float]:
     return x, y, z
 
 
+def rigid_from_matrix(matrix4: np.ndarray) -> sitk.Euler3DTransform:
+    """An Euler3DTransform from a 4x4 homogeneous matrix (``T(x) = M x + t``); rejects non-rigid
+    matrices (|det - 1| or orthogonality error above 1e-4)."""
+    m4 = np.asarray(matrix4, dtype=float).reshape(4, 4)
+    m, t = m4[:3, :3], m4[:3, 3]
+    if not np.allclose(m @ m.T, np.eye(3), atol=1e-4) or abs(np.linalg.det(m) - 1.0) > 1e-4:
+        raise RegistrationError("the matrix is not a rigid rotation (scaling, shear or reflection present)")
+    tx = sitk.Euler3DTransform()
+    tx.SetMatrix(tuple(m.ravel()), 1e-4)
+    tx.SetTranslation(tuple(t))
+    return tx
+
+
 def _fmt(v: Sequence[float]) -> str:
     return "(" + ", ".join(f"{x:.3f}" for x in v) + ")"
 
 
 __all__ = [
     "GRID_TOLERANCE_MM",
+    "DIRECTION_TOLERANCE",
+    "MM3_PER_CC",
     "same_grid",
     "require_same_grid",
     "resample",
@@ -142,4 +163,5 @@ __all__ = [
     "continuous_indices",
     "mask_centroid_lps",
     "parse_point",
+    "rigid_from_matrix",
 ]
