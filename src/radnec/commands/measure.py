@@ -111,12 +111,9 @@ def _read_image(path: Path):  # noqa: ANN202
     from radnec.errors import InputError
 
     if path.is_dir():
-        try:
-            from radnec.ingest.series import read_series  # type: ignore[attr-defined]
-        except ImportError as exc:  # pragma: no cover
-            raise InputError("reading a DICOM folder needs radnec.ingest.series", path=path) from exc
-        img = read_series(path)
-        return getattr(img, "image", img)
+        from radnec.ingest.series import read_series
+
+        return read_series(path)
     from radnec.ingest.nifti import read_volume
 
     img = read_volume(path)

@@ -37,34 +37,12 @@ from scipy import ndimage as ndi
 
 from radnec.errors import GeometryError, InputError
 from radnec.geometry import continuous_indices, require_same_grid
-from radnec.lesion.labels import Compartments, load_conventions_file
+from radnec.lesion.conventions import Compartments, mask_image
+from radnec.lesion.edema import segment_edema
+from radnec.lesion.intensity import RobustStats, background_level, half_contrast, robust_stats, segmentation_parameters
+from radnec.lesion.regions import ball, component_at, drop_small, fill_holes, largest_component
 
 log = logging.getLogger(__name__)
-
-
-def segmentation_parameters(**overrides: float) -> dict[str, float]:
-    """The default segmentation parameters of ``conventions.yaml``, with ``overrides`` applied."""
-    params = {k: v for k, v in load_conventions_file()["segmentation"].items() if k != "citation"}
-    unknown = set(overrides) - set(params)
-    if unknown:
-        raise InputError(f"unknown segmentation parameter(s) {sorted(unknown)}; known: {sorted(params)}")
-    params.update(overrides)
-    return params
-
-
-@dataclass(frozen=True)
-class _Stats:
-    median: float
-    sd: float
-
-
-def _robust_stats(values: np.ndarray) -> _Stats:
-    med = float(np.median(values))
-    mad = float(np.median(np.abs(values - med)))
-    sd = 1.4826 * mad
-    if sd <= 0:
-        sd = float(np.std(values)) or 1.0
-    return _Stats(med, sd)
 
 
 def _seed_index(image: sitk.Image, seed_lps: Sequence[float]) -> np.ndarray:
@@ -88,50 +66,6 @@ def _roi(image: sitk.Image, lo: np.ndarray, hi: np.ndarray) -> tuple[sitk.Image,
     return roi, lo
 
 
-def _ball(spacing_zyx: np.ndarray, radius_mm: float) -> np.ndarray:
-    r = np.maximum(np.floor(radius_mm / spacing_zyx), 0).astype(int)
-    zz, yy, xx = np.ogrid[-r[0] : r[0] + 1, -r[1] : r[1] + 1, -r[2] : r[2] + 1]
-    return ((zz * spacing_zyx[0]) ** 2 + (yy * spacing_zyx[1]) ** 2 + (xx * spacing_zyx[2]) ** 2) <= radius_mm**2 + 1e-9
-
-
-def _component_at(mask: np.ndarray, seed_zyx: tuple[int, int, int] | np.ndarray) -> np.ndarray:
-    """The 26-connected component of ``mask`` containing the seed voxel (or touching a seed mask)."""
-    lab, _ = ndi.label(mask, structure=np.ones((3, 3, 3), bool))
-    if isinstance(seed_zyx, np.ndarray) and seed_zyx.dtype == bool:
-        ids = np.unique(lab[seed_zyx & mask])
-        ids = ids[ids > 0]
-        return np.isin(lab, ids) if ids.size else np.zeros_like(mask)
-    z, y, x = (int(v) for v in seed_zyx)
-    return lab == lab[z, y, x] if lab[z, y, x] > 0 else np.zeros_like(mask)
-
-
-def _fill_holes(mask: np.ndarray, *, dark: np.ndarray | None = None) -> np.ndarray:
-    """3-D hole filling, then slice-wise 2-D filling in each of the three voxel planes (a rim open
-    at its top or bottom still encloses its core in-plane).
-
-    A 2-D fill is kept where at least two planes agree (so concave notches are not filled), or, when
-    ``dark`` is given, where one plane encloses voxels that are dark (non-enhancing core).
-    """
-    out = ndi.binary_fill_holes(mask)
-    votes = np.zeros(out.shape, np.uint8)
-    for axis in range(3):
-        filled = np.zeros_like(out)
-        for i in range(out.shape[axis]):
-            sl = [slice(None)] * 3
-            sl[axis] = i
-            filled[tuple(sl)] = ndi.binary_fill_holes(out[tuple(sl)])
-        votes += filled & ~out
-    keep = votes >= 2
-    if dark is not None:
-        keep |= (votes >= 1) & dark
-    return out | keep
-
-
-def _half_contrast(arr: np.ndarray, region: np.ndarray, normal: _Stats) -> float:
-    mean = float(arr[region].mean())
-    return 0.5 * (mean + normal.median)
-
-
 def _confidence_region(roi_s: sitk.Image, seed_xyz: np.ndarray, params: dict[str, float]) -> np.ndarray:
     seg = sitk.ConfidenceConnected(
         roi_s,
@@ -142,28 +76,6 @@ def _confidence_region(roi_s: sitk.Image, seed_xyz: np.ndarray, params: dict[str
         replaceValue=1,
     )
     return sitk.GetArrayFromImage(seg) > 0
-
-
-def enhancement_threshold(t1c: sitk.Image, lesion: sitk.Image, *, margin_mm: float = 15.0) -> float:
-    """T1c intensity separating enhancing from non-enhancing voxels of a known lesion.
-
-    Half-contrast between the mean of the lesion's bright voxels (above normal + ``bright_sd``
-    robust SD) and the normal tissue median in a shell of ``margin_mm`` around the lesion.
-    """
-    params = segmentation_parameters()
-    require_same_grid(t1c, lesion, what="the T1c image and the lesion mask")
-    arr = sitk.GetArrayViewFromImage(t1c).astype(np.float64)
-    les = sitk.GetArrayViewFromImage(lesion) > 0
-    spacing = np.asarray(t1c.GetSpacing())[::-1]
-    dist = ndi.distance_transform_edt(~les, sampling=spacing)
-    shell = (dist > 0) & (dist <= margin_mm) & (arr > 0)
-    if shell.sum() < 50:
-        raise InputError("too little tissue around the lesion to estimate the enhancement threshold")
-    normal = _robust_stats(arr[shell])
-    cand = les & (arr > normal.median + params["bright_sd"] * normal.sd)
-    if not cand.any():
-        return normal.median + params["bright_sd"] * normal.sd
-    return 0.5 * (float(arr[cand].mean()) + normal.median)
 
 
 def segment_from_seed(
@@ -240,14 +152,14 @@ def segment_from_seed(
     lesion[sl] = les_roi
     enh[sl] = enh_roi
     out = Compartments(
-        lesion=_to_image(lesion, t1c),
-        enhancing=_to_image(enh, t1c),
-        necrotic=_to_image(lesion & ~enh, t1c),
+        lesion=mask_image(lesion, t1c),
+        enhancing=mask_image(enh, t1c),
+        necrotic=mask_image(lesion & ~enh, t1c),
         source="semi-automatic (seed " + ", ".join(f"{float(v):.1f}" for v in seed_lps) + " mm LPS)",
         notes=notes,
     )
     if flair is not None:
-        out.edema = _to_image(_segment_edema(flair, lesion, params), t1c)
+        out.edema = mask_image(segment_edema(flair, lesion, params), t1c)
     return out
 
 
@@ -259,13 +171,13 @@ def _segment_in_roi(
     arr = sitk.GetArrayFromImage(roi_s).astype(np.float64)
     spacing_zyx = np.asarray(t1c.GetSpacing())[::-1]
     seed = seed_xyz - roi_lo
-    tissue = arr > _background_level(arr)
-    normal = _robust_stats(arr[tissue])
+    tissue = arr > background_level(arr)
+    normal = robust_stats(arr[tissue])
     bright_thr = normal.median + params["bright_sd"] * normal.sd
 
     seeds = _seed_candidates(arr, seed, normal, spacing_zyx, params, tissue)
     min_vox = max(1, int(params["min_component_cc"] * 1000.0 / float(np.prod(spacing_zyx))))
-    closing = _ball(spacing_zyx, params["closing_mm"])
+    closing = ball(spacing_zyx, params["closing_mm"])
     ctx = _Ctx(roi_s, arr, tissue, normal, spacing_zyx, params, raw=sitk.GetArrayFromImage(roi).astype(np.float64))
     lesion = np.zeros(arr.shape, bool)
     enh = np.zeros(arr.shape, bool)
@@ -285,11 +197,11 @@ def _segment_in_roi(
                 core |= _enclosed_dark_core(ctx, rim)
         part = core | rim
         dark = arr <= normal.median - params["seed_min_sd"] * normal.sd
-        part = _fill_holes(ndi.binary_closing(part, structure=closing, border_value=0) | part, dark=dark)
-        part = _component_at(part, core | rim)
+        part = fill_holes(ndi.binary_closing(part, structure=closing, border_value=0) | part, dark=dark)
+        part = component_at(part, core | rim)
         lesion |= part
         enh |= rim & part
-    lesion = _drop_small(lesion, min_vox)
+    lesion = drop_small(lesion, min_vox)
     if lesion.any() and enh.any():
         lesion, enh = _refine_outer_boundary(ctx, lesion, enh & lesion)
     if not lesion.any():
@@ -314,7 +226,7 @@ class _Ctx:
     image: sitk.Image
     arr: np.ndarray
     tissue: np.ndarray
-    normal: _Stats
+    normal: RobustStats
     spacing_zyx: np.ndarray
     params: dict[str, Any]
     raw: np.ndarray | None = None   # the unfiltered ROI (the median filter flattens small or thin enhancement)
@@ -348,14 +260,14 @@ def _grow(ctx: _Ctx, seed_zyx: tuple[int, int, int], *, bright: bool) -> np.ndar
     grown = None
     if not bright:
         grown = _confidence_region(ctx.image, np.array([x, y, z]), p) & ctx.tissue
-        grown = _component_at(grown, seed_zyx)
+        grown = component_at(grown, seed_zyx)
         if _leaks(grown, int(p["leak_max_faces"])):
             grown = None
     if grown is None:
         for frac in p["leak_fractions"]:
             t = ctx.normal.median + float(frac) * (extreme - ctx.normal.median)
             side = (ctx.arr >= t) if bright else (ctx.arr <= t)
-            grown = _component_at(side & ctx.tissue, near_seed)
+            grown = component_at(side & ctx.tissue, near_seed)
             if not _leaks(grown, int(p["leak_max_faces"])):
                 break
         else:
@@ -363,13 +275,13 @@ def _grow(ctx: _Ctx, seed_zyx: tuple[int, int, int], *, bright: bool) -> np.ndar
         if not grown.any():
             return None
     limit = ctx.normal.median + (1 if bright else -1) * p["seed_min_sd"] * ctx.normal.sd
-    grown = _component_at(grown & ((ctx.arr >= limit) if bright else (ctx.arr <= limit)), near_seed)
+    grown = component_at(grown & ((ctx.arr >= limit) if bright else (ctx.arr <= limit)), near_seed)
     if not grown.any():
         return None
-    band = ndi.binary_dilation(grown, structure=_ball(ctx.spacing_zyx, p["refine_mm"])) & ctx.tissue
-    thr = _half_contrast(ctx.arr, grown, ctx.normal)
+    band = ndi.binary_dilation(grown, structure=ball(ctx.spacing_zyx, p["refine_mm"])) & ctx.tissue
+    thr = half_contrast(ctx.arr, grown, ctx.normal)
     side = (ctx.arr >= thr) if bright else (ctx.arr <= thr)
-    return _component_at(grown | (band & side), grown)
+    return component_at(grown | (band & side), grown)
 
 
 def _refine_outer_boundary(ctx: _Ctx, lesion: np.ndarray, enh: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -413,7 +325,7 @@ def _refine_outer_boundary(ctx: _Ctx, lesion: np.ndarray, enh: np.ndarray) -> tu
     kept = lesion & ~remove
     if not kept.any():
         return lesion, enh
-    new = _component_at(kept | add, kept)
+    new = component_at(kept | add, kept)
     return new, ((enh & ~remove) | add) & new
 
 
@@ -451,22 +363,14 @@ def _rim_around(ctx: _Ctx, core: np.ndarray, bright_thr: float) -> np.ndarray:
     bright = shell & (ctx.arr >= rim_thr)
     # the enhancement touching the core, and the largest enhancing piece of the shell (a rim separated
     # from the darkest core by a transition zone does not touch it)
-    return _component_at(bright, near) | _largest_component(bright)
-
-
-def _largest_component(mask: np.ndarray) -> np.ndarray:
-    lab, n = ndi.label(mask, structure=np.ones((3, 3, 3), bool))
-    if n == 0:
-        return mask
-    sizes = ndi.sum(mask, lab, index=np.arange(1, n + 1))
-    return lab == int(np.argmax(sizes)) + 1
+    return component_at(bright, near) | largest_component(bright)
 
 
 def _rim_coverage(ctx: _Ctx, core: np.ndarray, rim: np.ndarray) -> float:
     """Fraction of the outer surface of core ∪ rim (closed, holes filled) that is enhancing rim: ~1 when
     the rim found around a dark core encloses it, low when only pieces of it were found."""
     part = core | rim
-    part = ndi.binary_fill_holes(ndi.binary_closing(part, structure=_ball(ctx.spacing_zyx, ctx.params["closing_mm"])) | part)
+    part = ndi.binary_fill_holes(ndi.binary_closing(part, structure=ball(ctx.spacing_zyx, ctx.params["closing_mm"])) | part)
     surface = part & ~ndi.binary_erosion(part, structure=np.ones((3, 3, 3), bool))
     return float(np.mean(rim[surface])) if surface.any() else 0.0
 
@@ -483,7 +387,7 @@ def _whole_enhancement(ctx: _Ctx, rim: np.ndarray) -> np.ndarray:
     """
     if not rim.any():
         return rim
-    piece = _largest_component(rim)  # not a small bright fleck (vessel) touching the core
+    piece = largest_component(rim)  # not a small bright fleck (vessel) touching the core
     seed = np.unravel_index(int(np.argmax(np.where(piece, ctx.arr, -np.inf))), rim.shape)
     whole = _grow(ctx, (int(seed[0]), int(seed[1]), int(seed[2])), bright=True)
     return rim if whole is None else whole
@@ -532,18 +436,8 @@ def _enclosed_dark_core(ctx: _Ctx, enh: np.ndarray) -> np.ndarray:
     return total
 
 
-def _background_level(arr: np.ndarray) -> float:
-    """Intensity below which voxels are air/background (skull-stripped zeros or air)."""
-    pos = arr[arr > 0]
-    if pos.size == 0:
-        raise InputError("the image around the seed is empty (all zero)")
-    # background: a tenth of the 99th percentile of the positive voxels; robust for skull-stripped
-    # images (zeros) and for air in non-stripped ones (radnec convention)
-    return 0.1 * float(np.percentile(pos, 99))
-
-
 def _seed_candidates(
-    arr: np.ndarray, seed: np.ndarray, normal: _Stats, spacing_zyx: np.ndarray, params: dict[str, Any], tissue: np.ndarray
+    arr: np.ndarray, seed: np.ndarray, normal: RobustStats, spacing_zyx: np.ndarray, params: dict[str, Any], tissue: np.ndarray
 ) -> list[tuple[int, int, int]]:
     """Seed voxels (z, y, x) to grow from.
 
@@ -575,86 +469,6 @@ def _seed_candidates(
     return out
 
 
-def _drop_small(mask: np.ndarray, min_vox: int) -> np.ndarray:
-    lab, n = ndi.label(mask, structure=np.ones((3, 3, 3), bool))
-    if n == 0:
-        return mask
-    sizes = ndi.sum(mask, lab, index=np.arange(1, n + 1))
-    keep = np.flatnonzero(sizes >= min_vox) + 1
-    return np.isin(lab, keep)
-
-
-def _segment_edema(flair: sitk.Image, lesion: np.ndarray, params: dict[str, Any]) -> np.ndarray:
-    """FLAIR hyperintensity connected to the lesion, outside it (full-grid boolean array).
-
-    Normal-tissue statistics come from the lesion box + ``edema_margin_mm``; the edema itself may
-    extend up to ``edema_extent_mm`` from the lesion box (vasogenic edema follows white matter far).
-    """
-    if not lesion.any():
-        return np.zeros_like(lesion)
-    spacing_zyx = np.asarray(flair.GetSpacing())[::-1]
-    idx = np.argwhere(lesion)
-
-    def box(margin_mm: float) -> tuple[np.ndarray, np.ndarray]:
-        margin = np.ceil(margin_mm / spacing_zyx).astype(int)
-        return np.maximum(idx.min(0) - margin, 0), np.minimum(idx.max(0) + margin + 1, lesion.shape)
-
-    lo, hi = box(max(params["edema_extent_mm"], params["edema_margin_mm"]))
-    sl = tuple(slice(int(a), int(b)) for a, b in zip(lo, hi))
-    roi = sitk.RegionOfInterest(flair, [int(v) for v in (hi - lo)[::-1]], [int(v) for v in lo[::-1]])
-    arr = sitk.GetArrayFromImage(sitk.Median(sitk.Cast(roi, sitk.sitkFloat32), [int(params["median_radius_vox"])] * 3)).astype(np.float64)
-    les = lesion[sl]
-    tissue = (arr > _background_level(arr)) & ~les
-    slo, shi = box(params["edema_margin_mm"])
-    stats_box = np.zeros_like(les)
-    stats_box[tuple(slice(int(a - o), int(b - o)) for a, b, o in zip(slo, shi, lo))] = True
-    near = ndi.binary_dilation(les, structure=np.ones((3, 3, 3), bool), iterations=2)
-    normal, cand = _edema_normal_stats(arr, tissue & stats_box, tissue, near, params["edema_sd"])
-    out = np.zeros_like(lesion)
-    if not cand.any():
-        return out
-    thr = 0.5 * (float(arr[cand].mean()) + normal.median)
-    ed = _component_at(tissue & (arr >= thr), near)
-    closing = _ball(spacing_zyx, params["closing_mm"])
-    ed = _fill_holes(ndi.binary_closing(ed | les, structure=closing, border_value=0) | ed | les) & ~les
-    out[sl] = ed
-    return out
-
-
-def _edema_normal_stats(
-    arr: np.ndarray, sample: np.ndarray, tissue: np.ndarray, near: np.ndarray, k_sd: float, *, iterations: int = 3
-) -> tuple[_Stats, np.ndarray]:
-    """Normal-tissue FLAIR statistics and the edema candidates (hyperintense voxels connected to the
-    lesion, above median + ``k_sd`` robust SD).
-
-    The statistics are re-estimated without the edema candidates found with the previous estimate:
-    extensive edema filling a large part of the statistics box would otherwise pull the median
-    towards the edema and inflate the SD (threshold too high: faint edema and partial-volume borders
-    lost). Only the hyperintense region connected to the lesion is excluded, not every bright voxel,
-    so the grey-matter mode stays part of 'normal' (excluding everything above a cut collapses the
-    statistics onto white matter and turns grey matter into edema)."""
-    normal = _robust_stats(arr[sample])
-    cand = np.zeros_like(sample)
-    for _ in range(iterations):
-        cand = _component_at(tissue & (arr >= normal.median + k_sd * normal.sd), near)
-        rest = sample & ~cand
-        if rest.sum() < 50:
-            break
-        new = _robust_stats(arr[rest])
-        converged = abs(new.median - normal.median) <= 1e-3 * max(abs(normal.median), 1.0) and abs(new.sd - normal.sd) <= 1e-3 * normal.sd
-        normal = new
-        if converged:
-            break
-    cand = _component_at(tissue & (arr >= normal.median + k_sd * normal.sd), near)
-    return normal, cand
-
-
-def _to_image(arr: np.ndarray, reference: sitk.Image) -> sitk.Image:
-    img = sitk.GetImageFromArray(arr.astype(np.uint8))
-    img.CopyInformation(reference)
-    return img
-
-
 def dice(a: sitk.Image, b: sitk.Image) -> float:
     """Dice overlap of two masks on the same grid (1.0 when both are empty)."""
     require_same_grid(a, b, what="the two masks")
@@ -664,4 +478,4 @@ def dice(a: sitk.Image, b: sitk.Image) -> float:
     return 1.0 if s == 0 else 2.0 * int((x & y).sum()) / s
 
 
-__all__ = ["segment_from_seed", "segmentation_parameters", "enhancement_threshold", "dice"]
+__all__ = ["segment_from_seed", "dice"]
