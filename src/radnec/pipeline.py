@@ -55,7 +55,7 @@ PROVENANCE_PACKAGES = ("numpy", "scipy", "SimpleITK", "pydicom", "highdicom", "s
 FIGURE_HALF_WIDTH_MM = 40.0
 #: Pixel pitch (mm) of the report pictures' common grid.
 FIGURE_SPACING_MM = 1.0
-#: Deformable engine used by analyze (radnec.fuse.pipeline.ENGINES): itk-elastix B-spline with the
+#: Deformable engine used by analyze (radnec.fuse.fusion.ENGINES): itk-elastix B-spline with the
 #: lesion + oedema masked out of the metric, the library default (near-lesion TRE p95 <= 1 mm on
 #: benchmarks/bench_fusion.py vs 2.4 mm for demons; see docs/fusion.md). "demons" needs no itk.
 DEFORMABLE_ENGINE = "elastix"
@@ -442,7 +442,7 @@ def _plan_summary(ctx: _Context, warnings: list[str]) -> PlanSummary:
 
 def _fuse_rigid(ctx: _Context) -> None:
     """Whole-head rigid registration of every follow-up T1c to the planning T1c."""
-    from radnec.fuse.pipeline import fuse
+    from radnec.fuse.fusion import fuse
 
     planning = ctx.timepoints[0]
     for tp in ctx.timepoints[1:]:
@@ -467,7 +467,7 @@ def _fuse_deformable(ctx: _Context, warnings: list[str]) -> None:
     "explain away" their growth. Seeds and masks are not re-derived: segmentation happens on the
     follow-up's own grid and only used the rigid transform to place the seed.
     """
-    from radnec.fuse.pipeline import fuse
+    from radnec.fuse.fusion import fuse
 
     planning = ctx.timepoints[0]
     fixed_mask = _union([_lesion_and_edema(c) for c in planning.lesions.values()])

@@ -10,7 +10,7 @@ import SimpleITK as sitk
 
 from radnec.errors import RegistrationError
 from radnec.fuse.deformable import register_deformable
-from radnec.fuse.pipeline import fuse
+from radnec.fuse.fusion import fuse
 from radnec.fuse.synthetic import target_registration_error
 
 
@@ -97,7 +97,7 @@ def test_large_masked_region_is_filled_without_folding() -> None:
     """A hemisphere-scale oedema hole: the fill must continue the surrounding displacement (a
     linear field is harmonic, so it is reproduced exactly) instead of decaying towards zero and
     folding the field at the hole's edge."""
-    from radnec.fuse.deformable import _inpaint_field
+    from radnec.fuse.field import inpaint_field
 
     shape = (40, 40, 40)
     zz, yy, xx = np.meshgrid(*[np.arange(n) * 2.0 for n in shape], indexing="ij")
@@ -105,7 +105,7 @@ def test_large_masked_region_is_filled_without_folding() -> None:
     hole = (zz - 40) ** 2 + (yy - 40) ** 2 + (xx - 40) ** 2 < 30.0**2  # radius 30 mm
     holed = field.copy()
     holed[hole] = 0.0
-    filled = _inpaint_field(holed, hole, (2.0, 2.0, 2.0), sigma_mm=3.0)
+    filled = inpaint_field(holed, hole, (2.0, 2.0, 2.0), sigma_mm=3.0)
     assert np.max(np.abs(filled - field)) < 1e-4
     img = sitk.GetImageFromArray(filled, isVector=True)
     img.SetSpacing((2.0, 2.0, 2.0))

@@ -1,4 +1,4 @@
-"""One call from two images to a checked :class:`FusionResult`.
+"""One call from two images to a checked :class:`FusionResult` (rigid, then deformable around the lesion).
 
 Decision on what the files already say (issue 4, item 3):
 
