@@ -190,7 +190,7 @@ def fuse(
         warnings=warnings,
     )
     t2 = time.perf_counter()
-    result.quality = quality.assess(
+    result.quality = quality.assess_registration(
         fixed,
         moving,
         transform=result.transform,

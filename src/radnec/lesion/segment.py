@@ -178,23 +178,23 @@ def _segment_in_roi(
     seeds = _seed_candidates(arr, seed, normal, spacing_zyx, params, tissue)
     min_vox = max(1, int(params["min_component_cc"] * 1000.0 / float(np.prod(spacing_zyx))))
     closing = ball(spacing_zyx, params["closing_mm"])
-    ctx = _Ctx(roi_s, arr, tissue, normal, spacing_zyx, params, raw=sitk.GetArrayFromImage(roi).astype(np.float64))
+    search = _SearchRegion(roi_s, arr, tissue, normal, spacing_zyx, params, raw=sitk.GetArrayFromImage(roi).astype(np.float64))
     lesion = np.zeros(arr.shape, bool)
     enh = np.zeros(arr.shape, bool)
     for z, y, x in seeds:
         if arr[z, y, x] >= normal.median:  # enhancing seed: grown region = enhancing rim/nodule
-            rim = _grow(ctx, (z, y, x), bright=True)
+            rim = _grow(search, (z, y, x), bright=True)
             if rim is None:
                 continue
-            core = _enclosed_dark_core(ctx, rim)
+            core = _enclosed_dark_core(search, rim)
         else:  # dark core seed: grown region = necrotic/cystic core
-            core = _grow(ctx, (z, y, x), bright=False)
+            core = _grow(search, (z, y, x), bright=False)
             if core is None:
                 continue
-            rim = _rim_around(ctx, core, bright_thr)
-            if _rim_coverage(ctx, core, rim) < ctx.params["core_enclosure_min"]:
-                rim |= _whole_enhancement(ctx, rim)
-                core |= _enclosed_dark_core(ctx, rim)
+            rim = _rim_around(search, core, bright_thr)
+            if _rim_coverage(search, core, rim) < search.params["core_enclosure_min"]:
+                rim |= _whole_enhancement(search, rim)
+                core |= _enclosed_dark_core(search, rim)
         part = core | rim
         dark = arr <= normal.median - params["seed_min_sd"] * normal.sd
         part = fill_holes(ndi.binary_closing(part, structure=closing, border_value=0) | part, dark=dark)
@@ -203,7 +203,7 @@ def _segment_in_roi(
         enh |= rim & part
     lesion = drop_small(lesion, min_vox)
     if lesion.any() and enh.any():
-        lesion, enh = _refine_outer_boundary(ctx, lesion, enh & lesion)
+        lesion, enh = _refine_outer_boundary(search, lesion, enh & lesion)
     if not lesion.any():
         raise InputError(
             "no lesion could be delineated from this seed: the region around it has no contrast that separates "
@@ -222,7 +222,10 @@ def _segment_in_roi(
 
 
 @dataclass
-class _Ctx:
+class _SearchRegion:
+    """The search cube around the seed: its median-filtered image and array (z, y, x), the tissue
+    (non-background) voxels, the normal-tissue statistics, the spacing (mm, z-y-x) and the parameters."""
+
     image: sitk.Image
     arr: np.ndarray
     tissue: np.ndarray
@@ -241,7 +244,7 @@ def _leaks(region: np.ndarray, max_faces: int) -> bool:
     return sum(bool(f) for f in faces) > max_faces
 
 
-def _grow(ctx: _Ctx, seed_zyx: tuple[int, int, int], *, bright: bool) -> np.ndarray | None:
+def _grow(search: _SearchRegion, seed_zyx: tuple[int, int, int], *, bright: bool) -> np.ndarray | None:
     """Region grown from the seed, kept on clearly abnormal voxels of the seed's kind, then refined
     to the half-contrast boundary within ``refine_mm``.
 
@@ -252,39 +255,39 @@ def _grow(ctx: _Ctx, seed_zyx: tuple[int, int, int], *, bright: bool) -> np.ndar
     (``leak_fractions``); None when every fraction leaks or nothing is left (no usable contrast).
     """
     z, y, x = seed_zyx
-    p = ctx.params
-    near_seed = np.zeros(ctx.arr.shape, bool)  # the seed and its 26 neighbours (a seed on a partial-volume edge)
+    p = search.params
+    near_seed = np.zeros(search.arr.shape, bool)  # the seed and its 26 neighbours (a seed on a partial-volume edge)
     near_seed[max(z - 1, 0) : z + 2, max(y - 1, 0) : y + 2, max(x - 1, 0) : x + 2] = True
-    local = ctx.arr[near_seed]
+    local = search.arr[near_seed]
     extreme = float(local.max() if bright else local.min())
     grown = None
     if not bright:
-        grown = _confidence_region(ctx.image, np.array([x, y, z]), p) & ctx.tissue
+        grown = _confidence_region(search.image, np.array([x, y, z]), p) & search.tissue
         grown = component_at(grown, seed_zyx)
         if _leaks(grown, int(p["leak_max_faces"])):
             grown = None
     if grown is None:
         for frac in p["leak_fractions"]:
-            t = ctx.normal.median + float(frac) * (extreme - ctx.normal.median)
-            side = (ctx.arr >= t) if bright else (ctx.arr <= t)
-            grown = component_at(side & ctx.tissue, near_seed)
+            t = search.normal.median + float(frac) * (extreme - search.normal.median)
+            side = (search.arr >= t) if bright else (search.arr <= t)
+            grown = component_at(side & search.tissue, near_seed)
             if not _leaks(grown, int(p["leak_max_faces"])):
                 break
         else:
             return None  # no contrast separates this region from normal structures
         if not grown.any():
             return None
-    limit = ctx.normal.median + (1 if bright else -1) * p["seed_min_sd"] * ctx.normal.sd
-    grown = component_at(grown & ((ctx.arr >= limit) if bright else (ctx.arr <= limit)), near_seed)
+    limit = search.normal.median + (1 if bright else -1) * p["seed_min_sd"] * search.normal.sd
+    grown = component_at(grown & ((search.arr >= limit) if bright else (search.arr <= limit)), near_seed)
     if not grown.any():
         return None
-    band = ndi.binary_dilation(grown, structure=ball(ctx.spacing_zyx, p["refine_mm"])) & ctx.tissue
-    thr = half_contrast(ctx.arr, grown, ctx.normal)
-    side = (ctx.arr >= thr) if bright else (ctx.arr <= thr)
+    band = ndi.binary_dilation(grown, structure=ball(search.spacing_zyx, p["refine_mm"])) & search.tissue
+    thr = half_contrast(search.arr, grown, search.normal)
+    side = (search.arr >= thr) if bright else (search.arr <= thr)
     return component_at(grown | (band & side), grown)
 
 
-def _refine_outer_boundary(ctx: _Ctx, lesion: np.ndarray, enh: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _refine_outer_boundary(search: _SearchRegion, lesion: np.ndarray, enh: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Re-place the outer enhancing boundary of the lesion at the LOCAL half contrast: halfway between
     the enhancement plateau (``boundary_plateau_percentile`` of the enhancing voxels) and the median
     of the tissue in a shell ``boundary_shell_mm`` outside the lesion.
@@ -295,16 +298,16 @@ def _refine_outer_boundary(ctx: _Ctx, lesion: np.ndarray, enh: np.ndarray) -> tu
     partial-volume voxels outside the true edge (lesion ~5-10 % too large, longest diameter up to
     ~1 mm too long on 1 mm phantoms). Only the outermost layer of enhancing voxels and the tissue
     within ``refine_mm`` outside the lesion are re-decided; the core is untouched."""
-    p = ctx.params
-    sp = ctx.spacing_zyx
+    p = search.params
+    sp = search.spacing_zyx
     dist_out = ndi.distance_transform_edt(~lesion, sampling=sp)
     lo, hi = (float(v) for v in p["boundary_shell_mm"])
     lo = max(lo, 1.5 * float(sp.max()))           # beyond the partial-volume voxels of coarse grids
     hi = max(hi, lo + 2.0 * float(sp.max()))
-    shell = (dist_out >= lo) & (dist_out <= hi) & ctx.tissue
+    shell = (dist_out >= lo) & (dist_out <= hi) & search.tissue
     if shell.sum() < 20:
         return lesion, enh
-    img = ctx.arr if ctx.raw is None else ctx.raw
+    img = search.arr if search.raw is None else search.raw
     background = float(np.median(img[shell]))
     plateau = float(np.percentile(img[enh], p["boundary_plateau_percentile"]))
     if plateau <= background:
@@ -312,7 +315,7 @@ def _refine_outer_boundary(ctx: _Ctx, lesion: np.ndarray, enh: np.ndarray) -> tu
     log.debug("outer boundary: plateau %.0f background %.0f", plateau, background)
     # the background varies around the lesion (edematous white matter, grey matter, CSF): per voxel, the
     # mean of the non-dark shell tissue within boundary_local_mm (the shell median where there is none)
-    dark = img <= ctx.normal.median - p["seed_min_sd"] * ctx.normal.sd
+    dark = img <= search.normal.median - p["seed_min_sd"] * search.normal.sd
     w = (shell & ~dark).astype(np.float64)
     size = [max(3, 2 * int(np.ceil(p["boundary_local_mm"] / v)) + 1) for v in sp]
     num = ndi.uniform_filter(img * w, size=size, mode="constant")
@@ -321,7 +324,7 @@ def _refine_outer_boundary(ctx: _Ctx, lesion: np.ndarray, enh: np.ndarray) -> tu
     thr = 0.5 * (plateau + np.minimum(local_bg, plateau))
     outer_layer = lesion & ~ndi.binary_erosion(lesion, structure=np.ones((3, 3, 3), bool))
     remove = outer_layer & enh & (img < thr)
-    add = (dist_out > 0) & (dist_out <= p["refine_mm"]) & ctx.tissue & (img >= thr)
+    add = (dist_out > 0) & (dist_out <= p["refine_mm"]) & search.tissue & (img >= thr)
     kept = lesion & ~remove
     if not kept.any():
         return lesion, enh
@@ -351,31 +354,31 @@ def _within_hull(core: np.ndarray, rim: np.ndarray, spacing_zyx: np.ndarray) -> 
     return out
 
 
-def _rim_around(ctx: _Ctx, core: np.ndarray, bright_thr: float) -> np.ndarray:
+def _rim_around(search: _SearchRegion, core: np.ndarray, bright_thr: float) -> np.ndarray:
     """Enhancing voxels in a shell of ``rim_search_mm`` around a dark core, connected to it."""
-    dist = ndi.distance_transform_edt(~core, sampling=ctx.spacing_zyx)
-    shell = (dist > 0) & (dist <= ctx.params["rim_search_mm"]) & ctx.tissue
-    cand = shell & (ctx.arr >= bright_thr)
+    dist = ndi.distance_transform_edt(~core, sampling=search.spacing_zyx)
+    shell = (dist > 0) & (dist <= search.params["rim_search_mm"]) & search.tissue
+    cand = shell & (search.arr >= bright_thr)
     if not cand.any():
         return np.zeros_like(core)
-    rim_thr = 0.5 * (float(ctx.arr[cand].mean()) + ctx.normal.median)
+    rim_thr = 0.5 * (float(search.arr[cand].mean()) + search.normal.median)
     near = ndi.binary_dilation(core, structure=np.ones((3, 3, 3), bool))
-    bright = shell & (ctx.arr >= rim_thr)
+    bright = shell & (search.arr >= rim_thr)
     # the enhancement touching the core, and the largest enhancing piece of the shell (a rim separated
     # from the darkest core by a transition zone does not touch it)
     return component_at(bright, near) | largest_component(bright)
 
 
-def _rim_coverage(ctx: _Ctx, core: np.ndarray, rim: np.ndarray) -> float:
+def _rim_coverage(search: _SearchRegion, core: np.ndarray, rim: np.ndarray) -> float:
     """Fraction of the outer surface of core ∪ rim (closed, holes filled) that is enhancing rim: ~1 when
     the rim found around a dark core encloses it, low when only pieces of it were found."""
     part = core | rim
-    part = ndi.binary_fill_holes(ndi.binary_closing(part, structure=ball(ctx.spacing_zyx, ctx.params["closing_mm"])) | part)
+    part = ndi.binary_fill_holes(ndi.binary_closing(part, structure=ball(search.spacing_zyx, search.params["closing_mm"])) | part)
     surface = part & ~ndi.binary_erosion(part, structure=np.ones((3, 3, 3), bool))
     return float(np.mean(rim[surface])) if surface.any() else 0.0
 
 
-def _whole_enhancement(ctx: _Ctx, rim: np.ndarray) -> np.ndarray:
+def _whole_enhancement(search: _SearchRegion, rim: np.ndarray) -> np.ndarray:
     """The whole enhancing region of which ``rim`` (found in the shell around a dark core) is a part,
     grown by the same rule as a seed placed on the enhancement (from its brightest voxel). Used when
     the shell rim does not enclose the core (``_rim_coverage`` < ``core_enclosure_min``).
@@ -388,34 +391,34 @@ def _whole_enhancement(ctx: _Ctx, rim: np.ndarray) -> np.ndarray:
     if not rim.any():
         return rim
     piece = largest_component(rim)  # not a small bright fleck (vessel) touching the core
-    seed = np.unravel_index(int(np.argmax(np.where(piece, ctx.arr, -np.inf))), rim.shape)
-    whole = _grow(ctx, (int(seed[0]), int(seed[1]), int(seed[2])), bright=True)
+    seed = np.unravel_index(int(np.argmax(np.where(piece, search.arr, -np.inf))), rim.shape)
+    whole = _grow(search, (int(seed[0]), int(seed[1]), int(seed[2])), bright=True)
     return rim if whole is None else whole
 
 
-def _enclosed_dark_core(ctx: _Ctx, enh: np.ndarray) -> np.ndarray:
+def _enclosed_dark_core(search: _SearchRegion, enh: np.ndarray) -> np.ndarray:
     """Dark (necrotic/cystic) regions next to an enhancing region, each kept only when the enhancement
     covers at least ``core_enclosure_min`` of its surface (an open rim); CSF next to a nodule is not.
 
     A multiloculated ("soap bubble") lesion has several cores separated by enhancing septa: the
     darkest remaining voxel inside the enhancement's convex hull is grown in turn, up to
     ``max_cores`` times (one seed used to leave the other bubbles' cores out)."""
-    dist = ndi.distance_transform_edt(~enh, sampling=ctx.spacing_zyx)
-    limit = ctx.normal.median - ctx.params["seed_min_sd"] * ctx.normal.sd
-    near = (dist > 0) & (dist <= ctx.params["rim_search_mm"]) & ctx.tissue & (ctx.arr <= limit)
+    dist = ndi.distance_transform_edt(~enh, sampling=search.spacing_zyx)
+    limit = search.normal.median - search.params["seed_min_sd"] * search.normal.sd
+    near = (dist > 0) & (dist <= search.params["rim_search_mm"]) & search.tissue & (search.arr <= limit)
     total = np.zeros_like(enh)
     if not near.any():
         return total
-    near = _within_hull(near, enh, ctx.spacing_zyx)
+    near = _within_hull(near, enh, search.spacing_zyx)
     tried = np.zeros_like(enh)
-    touch = float(np.sqrt(3.0) * ctx.spacing_zyx.max()) + 1e-6
-    for _ in range(int(ctx.params["max_cores"])):
+    touch = float(np.sqrt(3.0) * search.spacing_zyx.max()) + 1e-6
+    for _ in range(int(search.params["max_cores"])):
         cand = near & ~total & ~tried
         if not cand.any():
             break
-        seed = np.unravel_index(int(np.argmin(np.where(cand, ctx.arr, np.inf))), cand.shape)
+        seed = np.unravel_index(int(np.argmin(np.where(cand, search.arr, np.inf))), cand.shape)
         tried[seed] = True
-        core = _grow(ctx, seed, bright=False)
+        core = _grow(search, seed, bright=False)
         if core is None:
             continue
         core &= ~enh & ~total
@@ -428,9 +431,9 @@ def _enclosed_dark_core(ctx: _Ctx, enh: np.ndarray) -> np.ndarray:
         if total.any():
             # a further bubble is walled in by enhancement (rim and septa) almost all round; dark tissue
             # in a concavity of the lesion (sulcal CSF, grey matter in edema) is open on one side
-            ok = float(np.mean(dist[surface] <= touch)) >= ctx.params["extra_core_wall_min"]
+            ok = float(np.mean(dist[surface] <= touch)) >= search.params["extra_core_wall_min"]
         else:
-            ok = float(np.mean(dist[surface] <= ctx.params["rim_search_mm"])) >= ctx.params["core_enclosure_min"]
+            ok = float(np.mean(dist[surface] <= search.params["rim_search_mm"])) >= search.params["core_enclosure_min"]
         if ok:
             total |= core
     return total

@@ -23,7 +23,7 @@ from radnec.phantom.contours import contours_to_mask, mask_to_contours
 from radnec.phantom.contrast import acquire, clean_images
 from radnec.phantom.deform import MassEffect, planning_to_followup, rigid_transform
 from radnec.phantom.dose_model import build_dose, plan_metrics
-from radnec.phantom.lesion import (
+from radnec.phantom.lesion_fields import (
     NOISE_SIGMA_MM,
     TimepointLesions,
     bubble_cluster,
