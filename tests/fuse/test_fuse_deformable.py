@@ -110,3 +110,39 @@ def test_large_masked_region_is_filled_without_folding() -> None:
     img = sitk.GetImageFromArray(filled, isVector=True)
     img.SetSpacing((2.0, 2.0, 2.0))
     assert sitk.GetArrayFromImage(sitk.DisplacementFieldJacobianDeterminant(img)).min() > 0
+
+
+def test_both_engines_share_the_region_and_tail_defaults():
+    """demons and elastix take the same region/tail parameters with the same defaults (radnec.fuse.region)."""
+    import inspect
+
+    from radnec.fuse import region
+    from radnec.fuse.elastix import register_deformable_elastix
+
+    shared = {
+        "margin_mm": region.DEFAULT_MARGIN_MM,
+        "taper_mm": region.DEFAULT_TAPER_MM,
+        "mask_margin_mm": region.DEFAULT_MASK_MARGIN_MM,
+        "bias_sigma_mm": region.DEFAULT_BIAS_SIGMA_MM,
+        "field_spacing_mm": region.DEFAULT_FIELD_SPACING_MM,
+    }
+    for engine in (register_deformable, register_deformable_elastix):
+        params = inspect.signature(engine).parameters
+        assert {k: params[k].default for k in shared} == shared, engine.__name__
+
+
+def test_field_grid_and_taper_keep_the_box_and_vanish_at_its_border():
+    from radnec.fuse.field import field_grid, tapered_transform
+
+    box = sitk.Image((41, 31, 21), sitk.sitkFloat32)
+    box.SetSpacing((1.0, 1.0, 1.5))
+    box.SetOrigin((-20.0, -15.0, -15.0))
+    ref = field_grid(box, 2.0)
+    assert ref.GetSize() == (21, 16, 16) and ref.GetOrigin() == box.GetOrigin() and ref.GetSpacing() == (2.0, 2.0, 2.0)
+    field = sitk.GetImageFromArray(np.ones(ref.GetSize()[::-1] + (3,)), isVector=True)
+    field.CopyInformation(ref)
+    t = tapered_transform(field, 10.0)
+    out = sitk.GetArrayFromImage(t.GetDisplacementField())
+    assert np.all(out[0] == 0) and np.all(out[:, :, -1] == 0)  # zero displacement on the box border
+    assert np.allclose(out[8, 8, 10], 1.0)  # untouched beyond taper_mm from every face
+    assert np.all((out >= 0) & (out <= 1))

@@ -33,7 +33,16 @@ import SimpleITK as sitk
 from radnec.errors import RegistrationError
 from radnec.fuse.checks import check_image
 from radnec.fuse.field import field_grid, inpaint_field, tapered_transform
-from radnec.fuse.region import box_and_holes, fill_smooth, normalise_local_mean
+from radnec.fuse.region import (
+    DEFAULT_BIAS_SIGMA_MM,
+    DEFAULT_FIELD_SPACING_MM,
+    DEFAULT_MARGIN_MM,
+    DEFAULT_MASK_MARGIN_MM,
+    DEFAULT_TAPER_MM,
+    box_and_holes,
+    fill_smooth,
+    normalise_local_mean,
+)
 from radnec.fuse.rigid import DEFAULT_SEED
 
 log = logging.getLogger(__name__)
@@ -47,15 +56,15 @@ def register_deformable(
     center_lps: np.ndarray,
     fixed_exclude: sitk.Image | None = None,
     moving_exclude: sitk.Image | None = None,
-    margin_mm: float = 35.0,
+    margin_mm: float = DEFAULT_MARGIN_MM,
     iterations: tuple[int, ...] = (60, 40, 20),
     shrink_factors: tuple[int, ...] = (4, 2, 1),
     smoothing_mm: float = 2.5,
     min_smoothing_voxels: float = 1.5,
-    bias_sigma_mm: float = 15.0,
-    field_spacing_mm: float = 2.0,
-    taper_mm: float = 15.0,
-    mask_margin_mm: float = 1.0,
+    bias_sigma_mm: float = DEFAULT_BIAS_SIGMA_MM,
+    field_spacing_mm: float = DEFAULT_FIELD_SPACING_MM,
+    taper_mm: float = DEFAULT_TAPER_MM,
+    mask_margin_mm: float = DEFAULT_MASK_MARGIN_MM,
     max_step_mm: float = 1.0,
     fluid_mm: float = 0.0,
     refine_passes: int = 0,

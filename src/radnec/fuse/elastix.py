@@ -37,7 +37,15 @@ import SimpleITK as sitk
 from radnec.errors import RegistrationError
 from radnec.fuse.checks import check_image
 from radnec.fuse.field import field_grid, inpaint_field, tapered_transform
-from radnec.fuse.region import box_and_holes, normalise_local_mean
+from radnec.fuse.region import (
+    DEFAULT_BIAS_SIGMA_MM,
+    DEFAULT_FIELD_SPACING_MM,
+    DEFAULT_MARGIN_MM,
+    DEFAULT_MASK_MARGIN_MM,
+    DEFAULT_TAPER_MM,
+    box_and_holes,
+    normalise_local_mean,
+)
 from radnec.fuse.rigid import DEFAULT_SEED
 
 log = logging.getLogger(__name__)
@@ -131,9 +139,9 @@ def register_deformable_elastix(
     center_lps: np.ndarray,
     fixed_exclude: sitk.Image | None = None,
     moving_exclude: sitk.Image | None = None,
-    margin_mm: float = 35.0,
-    taper_mm: float = 15.0,
-    mask_margin_mm: float = 1.0,
+    margin_mm: float = DEFAULT_MARGIN_MM,
+    taper_mm: float = DEFAULT_TAPER_MM,
+    mask_margin_mm: float = DEFAULT_MASK_MARGIN_MM,
     grid_spacing_mm: float = 15.0,
     resolutions: int = 2,
     iterations: int = 150,
@@ -141,8 +149,8 @@ def register_deformable_elastix(
     bins: int = 32,
     bending_weight: float = 0.0,
     normalise: bool = True,
-    bias_sigma_mm: float = 15.0,
-    field_spacing_mm: float = 2.0,
+    bias_sigma_mm: float = DEFAULT_BIAS_SIGMA_MM,
+    field_spacing_mm: float = DEFAULT_FIELD_SPACING_MM,
     threads: int = DEFAULT_THREADS,
     seed: int = DEFAULT_SEED,
 ) -> sitk.DisplacementFieldTransform:

@@ -15,6 +15,18 @@ import SimpleITK as sitk
 
 from radnec.errors import RegistrationError
 
+# Defaults shared by both deformable engines (one place, so demons and elastix cannot drift apart).
+#: Half-size of the refined region beyond the lesion's half-extent (mm).
+DEFAULT_MARGIN_MM = 35.0
+#: Width of the border over which the displacement is ramped to zero (mm).
+DEFAULT_TAPER_MM = 15.0
+#: Dilation of the lesion / oedema exclusion masks (mm; partial volume, segmentation uncertainty).
+DEFAULT_MASK_MARGIN_MM = 1.0
+#: Scale of the local-mean intensity normalisation (mm).
+DEFAULT_BIAS_SIGMA_MM = 15.0
+#: Spacing of the output displacement field (mm).
+DEFAULT_FIELD_SPACING_MM = 2.0
+
 
 def lesion_box(
     reference: sitk.Image, *, center_lps: np.ndarray, half_size_mm: float
@@ -142,4 +154,10 @@ def fill_smooth(arr: np.ndarray, hole: np.ndarray, spacing_zyx: tuple[float, ...
     return out
 
 
-__all__ = ["lesion_box", "extent_radius_mm", "dilate", "ones_like", "box_and_holes", "normalise_local_mean", "fill_smooth"]
+__all__ = [
+    "DEFAULT_MARGIN_MM",
+    "DEFAULT_TAPER_MM",
+    "DEFAULT_MASK_MARGIN_MM",
+    "DEFAULT_BIAS_SIGMA_MM",
+    "DEFAULT_FIELD_SPACING_MM",
+    "lesion_box", "extent_radius_mm", "dilate", "ones_like", "box_and_holes", "normalise_local_mean", "fill_smooth"]
