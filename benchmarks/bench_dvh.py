@@ -398,7 +398,7 @@ def section_phantom(seeds: list[int], only: list[str] | None = None, own_fusion:
 
                 T = register_rigid(case.studies[0].images["T1c"], study.images["T1c"])
             elif own_fusion:
-                from radnec.fuse.pipeline import fuse
+                from radnec.fuse.fusion import fuse
 
                 region = sitk.Or(study.masks["lesion_labels"] > 0, study.masks["edema"] > 0)
                 T = fuse(case.studies[0].images["T1c"], study.images["T1c"], moving_lesion_mask=sitk.Cast(region, sitk.sitkUInt8)).transform

@@ -15,7 +15,7 @@ Targets (issue 4): near-lesion TRE p95 <= 1 mm, brain TRE mean <= 1 mm, <= 30 s 
 Usage: python benchmarks/bench_fusion.py [--seeds 5] [--engines rigid,demons,elastix] [--no-tcga]
 Each engine runs in its own worker process (peak RSS and start-up per process are measured; for
 elastix the start-up includes itk's lazy loading of the elastix wrappers). The targets are checked
-on the default engine (radnec.fuse.pipeline.DEFAULT_ENGINE); a correct result flagged poor counts
+on the default engine (radnec.fuse.fusion.DEFAULT_ENGINE); a correct result flagged poor counts
 as a miss (false alarm).
 """
 
@@ -56,7 +56,7 @@ def worker(engine: str, seeds: list[int], rigid_only_pairs: bool) -> list[dict]:
     import SimpleITK as sitk
 
     sitk.ProcessObject.SetGlobalDefaultNumberOfThreads(2)
-    from radnec.fuse.pipeline import fuse
+    from radnec.fuse.fusion import fuse
     from radnec.fuse.synthetic import make_pair, target_registration_error
 
     if engine == "elastix":
@@ -126,7 +126,7 @@ def tcga_cross_contrast(out_png: Path) -> dict:
 
     sitk.ProcessObject.SetGlobalDefaultNumberOfThreads(2)
     from radnec.fuse import quality
-    from radnec.fuse.pipeline import fuse
+    from radnec.fuse.fusion import fuse
     from radnec.ingest.nifti import read_volume
 
     files = {p.name: p for p in TCGA.glob("*.nii.gz")}
@@ -233,7 +233,7 @@ def main() -> int:
             f"({s['near_p95_worst']:.2f}) / {s['near_max']:.2f} | {s['wall_mean']:.1f} / {s['wall_max']:.1f} | {s['cpu_mean']:.1f} | "
             f"{s['startup_s']:.1f} | {s['peak_mb']:.0f} | {s['flagged']} |"
         )
-    from radnec.fuse.pipeline import DEFAULT_ENGINE
+    from radnec.fuse.fusion import DEFAULT_ENGINE
 
     best = results.get(DEFAULT_ENGINE) or {}
     if DEFAULT_ENGINE in results and not best:

@@ -95,7 +95,7 @@ def bench_phantom(seeds: list[int], voxel_mm: float, *, centre_seed: bool = Fals
     the mapped GTV centroid `radnec analyze` uses) instead of the phantom's seed point on the lesion."""
     from radnec.errors import RadnecError
     from radnec.geometry import mask_centroid_lps
-    from radnec.lesion.labels import Compartments
+    from radnec.lesion.conventions import Compartments
     from radnec.lesion.morphology import measure_timepoint
     from radnec.lesion.segment import dice, segment_from_seed
     from radnec.phantom.generate import build_case

@@ -43,7 +43,13 @@ def _version_callback(value: bool) -> None:
 
 
 def build_app() -> typer.Typer:
-    """Build the Typer application with every available sub-command."""
+    """Build the Typer application with every sub-command of :data:`COMMANDS`.
+
+    Raises
+    ------
+    ModuleNotFoundError
+        When a command's module is missing (a broken installation); never skipped silently.
+    """
     app = typer.Typer(
         name="radnec",
         help=(
@@ -71,12 +77,9 @@ def build_app() -> typer.Typer:
         )
 
     for name, module_name in COMMANDS:
-        try:
-            module = importlib.import_module(module_name)
-        except ModuleNotFoundError as exc:
-            if exc.name == module_name:
-                continue
-            raise
+        # every command of the table must be there: a missing module is a broken installation, not an
+        # optional feature (it used to be dropped silently and the command vanished from --help)
+        module = importlib.import_module(module_name)
         app.command(name, help=getattr(module, "HELP", None))(module.command)
     return app
 

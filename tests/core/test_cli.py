@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import pytest
 import typer
 
 from radnec import __version__, cli
@@ -34,3 +35,14 @@ def test_radnec_error_is_one_line_and_exit_2(monkeypatch, capsys):
 
 def test_usage_error_exit_2(capsys):
     assert cli.main(["no-such-command"]) == 2
+
+
+def test_every_command_of_the_table_is_registered():
+    names = {c.name for c in cli.build_app().registered_commands}
+    assert names == {name for name, _ in cli.COMMANDS}
+
+
+def test_a_missing_command_module_is_an_error_not_a_silent_drop(monkeypatch):
+    monkeypatch.setattr(cli, "COMMANDS", (*cli.COMMANDS, ("ghost", "radnec.commands.no_such_module")))
+    with pytest.raises(ModuleNotFoundError, match="radnec.commands.no_such_module"):
+        cli.build_app()

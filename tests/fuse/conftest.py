@@ -55,7 +55,7 @@ def mass_effect_pair(head):  # noqa: ANN001, ANN201
 
 @pytest.fixture(scope="session")
 def rigid_result(rigid_pair):  # noqa: ANN001, ANN201
-    from radnec.fuse.pipeline import fuse
+    from radnec.fuse.fusion import fuse
 
     return fuse(rigid_pair.planning, rigid_pair.followup, deformable=False)
 

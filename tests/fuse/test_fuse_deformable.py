@@ -10,7 +10,7 @@ import SimpleITK as sitk
 
 from radnec.errors import RegistrationError
 from radnec.fuse.deformable import register_deformable
-from radnec.fuse.pipeline import fuse
+from radnec.fuse.fusion import fuse
 from radnec.fuse.synthetic import target_registration_error
 
 
@@ -97,7 +97,7 @@ def test_large_masked_region_is_filled_without_folding() -> None:
     """A hemisphere-scale oedema hole: the fill must continue the surrounding displacement (a
     linear field is harmonic, so it is reproduced exactly) instead of decaying towards zero and
     folding the field at the hole's edge."""
-    from radnec.fuse.deformable import _inpaint_field
+    from radnec.fuse.field import inpaint_field
 
     shape = (40, 40, 40)
     zz, yy, xx = np.meshgrid(*[np.arange(n) * 2.0 for n in shape], indexing="ij")
@@ -105,8 +105,44 @@ def test_large_masked_region_is_filled_without_folding() -> None:
     hole = (zz - 40) ** 2 + (yy - 40) ** 2 + (xx - 40) ** 2 < 30.0**2  # radius 30 mm
     holed = field.copy()
     holed[hole] = 0.0
-    filled = _inpaint_field(holed, hole, (2.0, 2.0, 2.0), sigma_mm=3.0)
+    filled = inpaint_field(holed, hole, (2.0, 2.0, 2.0), sigma_mm=3.0)
     assert np.max(np.abs(filled - field)) < 1e-4
     img = sitk.GetImageFromArray(filled, isVector=True)
     img.SetSpacing((2.0, 2.0, 2.0))
     assert sitk.GetArrayFromImage(sitk.DisplacementFieldJacobianDeterminant(img)).min() > 0
+
+
+def test_both_engines_share_the_region_and_tail_defaults():
+    """demons and elastix take the same region/tail parameters with the same defaults (radnec.fuse.region)."""
+    import inspect
+
+    from radnec.fuse import region
+    from radnec.fuse.elastix import register_deformable_elastix
+
+    shared = {
+        "margin_mm": region.DEFAULT_MARGIN_MM,
+        "taper_mm": region.DEFAULT_TAPER_MM,
+        "mask_margin_mm": region.DEFAULT_MASK_MARGIN_MM,
+        "bias_sigma_mm": region.DEFAULT_BIAS_SIGMA_MM,
+        "field_spacing_mm": region.DEFAULT_FIELD_SPACING_MM,
+    }
+    for engine in (register_deformable, register_deformable_elastix):
+        params = inspect.signature(engine).parameters
+        assert {k: params[k].default for k in shared} == shared, engine.__name__
+
+
+def test_field_grid_and_taper_keep_the_box_and_vanish_at_its_border():
+    from radnec.fuse.field import field_grid, tapered_transform
+
+    box = sitk.Image((41, 31, 21), sitk.sitkFloat32)
+    box.SetSpacing((1.0, 1.0, 1.5))
+    box.SetOrigin((-20.0, -15.0, -15.0))
+    ref = field_grid(box, 2.0)
+    assert ref.GetSize() == (21, 16, 16) and ref.GetOrigin() == box.GetOrigin() and ref.GetSpacing() == (2.0, 2.0, 2.0)
+    field = sitk.GetImageFromArray(np.ones(ref.GetSize()[::-1] + (3,)), isVector=True)
+    field.CopyInformation(ref)
+    t = tapered_transform(field, 10.0)
+    out = sitk.GetArrayFromImage(t.GetDisplacementField())
+    assert np.all(out[0] == 0) and np.all(out[:, :, -1] == 0)  # zero displacement on the box border
+    assert np.allclose(out[8, 8, 10], 1.0)  # untouched beyond taper_mm from every face
+    assert np.all((out >= 0) & (out <= 1))

@@ -14,10 +14,10 @@ def test_wrong_initialisation_is_flagged(rigid_pair, rigid_result) -> None:
     wrong = sitk.Euler3DTransform(rigid_result.rigid)
     wrong.SetRotation(0.5, -0.3, 0.4)  # ~30 degrees off
     wrong.SetTranslation(tuple(np.asarray(wrong.GetTranslation()) + (25.0, -20.0, 15.0)))
-    q = quality.assess(rigid_pair.planning, rigid_pair.followup, transform=wrong, initial_transform=rigid_result.rigid)
+    q = quality.assess_registration(rigid_pair.planning, rigid_pair.followup, transform=wrong, initial_transform=rigid_result.rigid)
     assert q["poor_quality"]
     assert q["failed_checks"]
-    good = quality.assess(
+    good = quality.assess_registration(
         rigid_pair.planning, rigid_pair.followup, transform=rigid_result.rigid, initial_transform=wrong
     )
     assert not good["poor_quality"], good["failed_checks"]
@@ -31,12 +31,12 @@ def test_similarity_tolerance_separates_noise_from_a_worse_alignment(rigid_pair,
     shifted = sitk.Euler3DTransform(rigid_result.rigid)
     shifted.SetTranslation(tuple(np.asarray(shifted.GetTranslation()) + (0.3, 0.0, 0.0)))  # sub-voxel
     # the correct result scores marginally below a start 0.3 mm away (interpolation noise of NMI)
-    small = quality.assess(rigid_pair.planning, rigid_pair.followup, transform=rigid_result.rigid, initial_transform=shifted)
+    small = quality.assess_registration(rigid_pair.planning, rigid_pair.followup, transform=rigid_result.rigid, initial_transform=shifted)
     assert tol < small["nmi_after"] - small["nmi_before"] < 0.0
     assert not any("similarity got worse" in c for c in small["failed_checks"])
     far = sitk.Euler3DTransform(rigid_result.rigid)
     far.SetTranslation(tuple(np.asarray(far.GetTranslation()) + (8.0, 0.0, 0.0)))
-    big = quality.assess(rigid_pair.planning, rigid_pair.followup, transform=far, initial_transform=rigid_result.rigid)
+    big = quality.assess_registration(rigid_pair.planning, rigid_pair.followup, transform=far, initial_transform=rigid_result.rigid)
     assert any("similarity got worse" in c for c in big["failed_checks"])
 
 
@@ -50,7 +50,7 @@ def test_folding_deformation_is_flagged(rigid_pair) -> None:
     d = sitk.DisplacementFieldTransform(img)
     stats = quality.jacobian_stats(d)
     assert stats["jacobian_min"] < 0 and stats["folded_fraction"] > 0.5
-    q = quality.assess(ref, rigid_pair.followup, transform=d, initial_transform=sitk.Euler3DTransform(), deformation=d)
+    q = quality.assess_registration(ref, rigid_pair.followup, transform=d, initial_transform=sitk.Euler3DTransform(), deformation=d)
     assert q["poor_quality"]
     assert any("folds" in c for c in q["failed_checks"])
 
@@ -124,9 +124,9 @@ def test_jacobian_range_is_judged_away_from_the_lesion(rigid_pair) -> None:
     masked = quality.jacobian_stats(d, fixed=ref, fixed_exclude=mask)
     assert masked["jacobian_low"] >= 0.5, masked
     assert masked["jacobian_min"] == raw["jacobian_min"]  # the raw minimum is still reported
-    q = quality.assess(ref, ref, transform=d, initial_transform=sitk.Euler3DTransform(), deformation=d)
+    q = quality.assess_registration(ref, ref, transform=d, initial_transform=sitk.Euler3DTransform(), deformation=d)
     assert any("volume change" in c for c in q["failed_checks"]), q["failed_checks"]
-    q = quality.assess(ref, ref, transform=d, initial_transform=sitk.Euler3DTransform(), deformation=d, fixed_exclude=mask)
+    q = quality.assess_registration(ref, ref, transform=d, initial_transform=sitk.Euler3DTransform(), deformation=d, fixed_exclude=mask)
     assert not any("volume change" in c for c in q["failed_checks"]), q["failed_checks"]
 
 
@@ -143,9 +143,9 @@ def test_similarity_is_judged_outside_the_lesion_and_oedema(rigid_pair, rigid_re
     lesion = sitk.GetImageFromArray(blob.astype(np.uint8))
     lesion.CopyInformation(follow)
     t = rigid_result.rigid
-    plain = quality.assess(rigid_pair.planning, follow, transform=t, initial_transform=t)
-    unmasked = quality.assess(rigid_pair.planning, changed, transform=t, initial_transform=t)
-    masked = quality.assess(rigid_pair.planning, changed, transform=t, initial_transform=t, moving_exclude=lesion)
+    plain = quality.assess_registration(rigid_pair.planning, follow, transform=t, initial_transform=t)
+    unmasked = quality.assess_registration(rigid_pair.planning, changed, transform=t, initial_transform=t)
+    masked = quality.assess_registration(rigid_pair.planning, changed, transform=t, initial_transform=t, moving_exclude=lesion)
     assert unmasked["nmi_after"] < plain["nmi_after"] - 0.005  # the change is visible to a whole-image NMI
     assert masked["nmi_after"] > unmasked["nmi_after"]
     assert masked["overlap_fraction"] == pytest.approx(unmasked["overlap_fraction"])

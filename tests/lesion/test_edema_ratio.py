@@ -6,10 +6,11 @@ import numpy as np
 import pytest
 import SimpleITK as sitk
 
-from radnec.lesion.labels import Compartments
+from radnec.lesion.conventions import Compartments
+from radnec.lesion.edema import edema_normal_stats
+from radnec.lesion.intensity import robust_stats
 from radnec.lesion.longitudinal import observations
 from radnec.lesion.morphology import measure_timepoint
-from radnec.lesion.segment import _edema_normal_stats, _robust_stats
 
 
 def _mask(arr: np.ndarray, spacing=(1.0, 1.0, 2.0)) -> sitk.Image:
@@ -58,9 +59,9 @@ def test_normal_tissue_statistics_ignore_a_large_connected_edema():
     tissue = ~lesion
     near = np.zeros(shape, bool)
     near[14:27, 24:37, 14:27] = True
-    normal, cand = _edema_normal_stats(arr, tissue, tissue, near, 2.0)
-    ref = _robust_stats(arr[tissue & ~edema])
-    plain = _robust_stats(arr[tissue])
+    normal, cand = edema_normal_stats(arr, tissue, tissue, near, 2.0)
+    ref = robust_stats(arr[tissue & ~edema])
+    plain = robust_stats(arr[tissue])
     assert edema.sum() > 0.25 * tissue.sum()
     assert abs(normal.median - ref.median) < 10 < abs(plain.median - ref.median)
     assert normal.sd < 0.6 * plain.sd

@@ -8,13 +8,8 @@ import SimpleITK as sitk
 
 from radnec.errors import GeometryError, InputError
 from radnec.geometry import mask_volume_cc
-from radnec.lesion.labels import (
-    available_conventions,
-    compartments_from_label_map,
-    parse_convention,
-    read_label_map,
-    split_lesion_by_enhancement,
-)
+from radnec.lesion.conventions import available_conventions, parse_convention
+from radnec.lesion.labels import compartments_from_label_map, read_label_map, split_lesion_by_enhancement
 
 
 def test_tcga_three_label_volumes_reproduce_provenance(data_dir):

@@ -10,7 +10,7 @@ import SimpleITK as sitk
 
 phantom = pytest.importorskip("radnec.phantom.generate")
 
-from radnec.lesion.labels import Compartments  # noqa: E402
+from radnec.lesion.conventions import Compartments  # noqa: E402
 from radnec.lesion.longitudinal import lesion_course  # noqa: E402
 from radnec.lesion.morphology import measure_timepoint  # noqa: E402
 from radnec.lesion.segment import dice, segment_from_seed  # noqa: E402

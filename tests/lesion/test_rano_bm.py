@@ -8,7 +8,7 @@ import SimpleITK as sitk
 
 from radnec.errors import InputError
 from radnec.geometry import mask_volume_cc
-from radnec.lesion.labels import Compartments
+from radnec.lesion.conventions import Compartments
 from radnec.lesion.morphology import measure_timepoint, sphericity
 from radnec.lesion.rano_bm import axial_diameters, measurability, rano_bm_categories
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-import SimpleITK as sitk
 
 from radnec.errors import GeometryError
 from radnec.phantom.deform import MassEffect, planning_to_followup, rigid_points, rigid_transform, rotation_angle_deg

@@ -36,79 +36,35 @@ def command(
 ) -> None:
     """Compute DVHs of RTSTRUCT ROIs in an RTDOSE."""
     from radnec import DISCLAIMER
-    from radnec.jsonio import print_json
     from radnec.commands._output import stdout_console
-    from radnec.dose.dvh import dvh as compute_dvh
-    from radnec.errors import FrameOfReferenceError, GeometryError, MissingReferenceError
+    from radnec.dose.interpolation import PlaneInterpolation
+    from radnec.dose.table import dvh_rows, require_same_frame, select_rois
+    from radnec.errors import InputError
     from radnec.ingest.rtdose import read_rtdose
     from radnec.ingest.rtplan import read_rtplan
     from radnec.ingest.rtstruct import read_rtstruct
+    from radnec.jsonio import print_json
 
-    from radnec.errors import InputError
-
-    if interpolation not in ("morph", "shape", "spline"):
-        raise InputError(f"--interpolation must be morph, shape or spline, got {interpolation!r}")
+    try:
+        mode = PlaneInterpolation(interpolation)
+    except ValueError:
+        raise InputError(f"--interpolation must be {PlaneInterpolation.choices_text()}, got {interpolation!r}") from None
     rtplan = read_rtplan(plan) if plan is not None else None
     rx_gy = rx if rx is not None else (rtplan.prescription_gy if rtplan is not None else None)
     rd = read_rtdose(dose, prescription_gy=rx_gy)
     ss = read_rtstruct(struct)
-    if rd.frame_of_reference_uid and ss.frame_of_reference_uid and rd.frame_of_reference_uid != ss.frame_of_reference_uid:
-        if not allow_other_frame:
-            raise FrameOfReferenceError(
-                f"RTDOSE frame of reference {rd.frame_of_reference_uid} differs from the RTSTRUCT's "
-                f"{ss.frame_of_reference_uid}; they do not belong together (use --allow-other-frame only if you know "
-                "both share the same coordinates)",
-                path=struct,
-            )
-    if roi:
-        selected = [ss.roi(name) for name in roi]
-    else:
-        selected = [r for r in ss.rois if r.contours]
-        if not selected:
-            raise MissingReferenceError("the structure set has no ROI with contours", path=struct)
-    rows = []
-    for r in selected:
-        entry: dict = {"number": r.number, "name": r.name, "type": r.type}
-        try:
-            h = compute_dvh(rd.image, r, supersample=supersample, end_cap=not no_end_cap, interpolation=interpolation)
-        except GeometryError as exc:
-            if roi:  # explicitly requested: fail loudly
-                raise GeometryError(f"ROI {r.name!r}: {exc.message}", path=struct) from exc
-            entry["error"] = exc.message
-            rows.append(entry)
-            continue
-        entry.update(h.summary())
-        # a multi-target plan prescribes each target its own dose; --rx overrides for every ROI
-        roi_rx = rx_gy if rx is not None or rtplan is None else rtplan.target_prescriptions_gy.get(r.number, rx_gy)
-        if roi_rx:
-            entry["prescription_gy"] = roi_rx
-            entry["coverage_pct"] = {f"rx{p}": h.v_gy(roi_rx * p / 100.0, relative=True) for p in (100, 80, 50)}
-        if cumulative and h.doses_gy.size:
-            edges, vol = h.cumulative(bin_width_gy=0.1)
-            entry["cumulative"] = {"dose_gy": edges.tolist(), "volume_cc": vol.tolist()}
-        tps = rd.embedded_dvhs.get(r.number)
-        if tps is not None:
-            cm3 = tps.volume_units == "CM3"
-            first = tps.first_bin_centre_gy
-            entry["tps"] = {
-                # V[0] of the planning system's curve: the volume at >= its first bin centre
-                "volume_cc": tps.total_volume if cm3 else None,
-                "first_bin_centre_gy": first,
-                "radnec_volume_cc_at_first_bin_centre": h.v_gy(first) if first is not None and h.doses_gy.size else None,
-                # the whole structure, from the curve's dose integral and the stated mean
-                "volume_from_mean_cc": tps.volume_from_mean if cm3 else None,
-                "dmean_gy": tps.dmean_gy,
-                "dmax_gy": tps.dmax_gy,
-                "dose_units": tps.dose_units,
-                "summary_dose_units": tps.summary_dose_units,
-                "note": tps.note,
-            }
-        rows.append(entry)
+    require_same_frame(rd.frame_of_reference_uid, ss.frame_of_reference_uid, allow_other_frame=allow_other_frame, path=struct)
+    rows = dvh_rows(
+        rd, select_rois(ss, roi, path=struct), plan=rtplan, override_gy=rx, supersample=supersample,
+        end_cap=not no_end_cap, interpolation=mode, cumulative=cumulative,
+        fail_on_geometry_error=bool(roi),  # explicitly requested ROIs fail loudly
+        path=struct,
+    )
     result = {
         "dose": {"file": dose.name, "max_gy": rd.max_gy, "notes": rd.notes},
         "prescription_gy": rx_gy,
         "end_cap": not no_end_cap,
-        "interpolation": interpolation,
+        "interpolation": mode.value,
         "rois": rows,
         "disclaimer": DISCLAIMER,
     }

@@ -78,7 +78,7 @@ def command(
     from radnec.jsonio import print_json
     from radnec.errors import FrameOfReferenceError
     from radnec.fuse import dicom_reg, quality, transforms
-    from radnec.fuse.pipeline import fuse
+    from radnec.fuse.fusion import fuse
     from radnec.geometry import parse_point
 
     if engine not in ("elastix", "demons"):

@@ -39,6 +39,7 @@ from typing import Any
 import numpy as np
 import SimpleITK as sitk
 
+from radnec.dose.interpolation import PlaneInterpolation
 from radnec.errors import GeometryError
 from radnec.geometry import MM3_PER_CC
 
@@ -214,7 +215,7 @@ def dvh(
     resolution_mm: float | None = None,
     slice_thickness_mm: float | None = None,
     end_cap: bool = True,
-    interpolation: str = "morph",
+    interpolation: PlaneInterpolation | str = PlaneInterpolation.MORPH,
 ) -> DVH:
     """DVH of a structure in a dose grid.
 
@@ -253,8 +254,10 @@ def dvh(
     from radnec.geometry.contours import ROI, contour_model
     from radnec.geometry.quadrature import roi_sample_points
 
-    if interpolation not in ("morph", "shape", "spline"):
-        raise ValueError(f"interpolation must be 'morph', 'shape' or 'spline', got {interpolation!r}")
+    try:
+        interpolation = PlaneInterpolation(interpolation)
+    except ValueError:
+        raise ValueError(f"interpolation must be 'morph', 'shape' or 'spline', got {interpolation!r}") from None
     if supersample is not None and supersample < 1:
         raise ValueError(f"supersample must be ≥ 1, got {supersample}")
     notes: list[str] = []
@@ -271,7 +274,7 @@ def dvh(
         if h < h_budget:
             notes.append(f"sampling pitch coarsened from {h:.3g} to {h_budget:.3g} mm (point budget)")
             h = h_budget
-        if interpolation == "spline":
+        if interpolation is PlaneInterpolation.SPLINE:
             pts, w = roi_sample_points(model, spacing_mm=h)
             family = "A (cubic spline)"
         else:
@@ -281,7 +284,7 @@ def dvh(
             profiles = area_profiles(model)
             total_cc = model_volume_cc(model, profiles)
             family = ", ".join(sorted({fam for _, fam, _ in profiles}))
-            sampler = shape_interpolated_points if interpolation == "shape" else morph_points
+            sampler = shape_interpolated_points if interpolation is PlaneInterpolation.SHAPE else morph_points
             pts, w = sampler(model, spacing_mm=h, profiles=profiles)
         if w.sum() > 0:
             # the sample's volume differs from the exact slab-model volume by the in-plane
@@ -290,9 +293,9 @@ def dvh(
         method = {
             "structure": "contours (slab model, even-odd, "
             + ("half-slice end-caps" if end_cap else "no end-caps")
-            + {"shape": ", shape-based interpolation between planes (signed distance maps)",
-               "morph": ", the two neighbouring plane shapes blended between planes",
-               "spline": ", the two neighbouring plane shapes blended between planes"}[interpolation]
+            + {PlaneInterpolation.SHAPE: ", shape-based interpolation between planes (signed distance maps)",
+               PlaneInterpolation.MORPH: ", the two neighbouring plane shapes blended between planes",
+               PlaneInterpolation.SPLINE: ", the two neighbouring plane shapes blended between planes"}[interpolation]
             + f", cross-section area: cubic spline of {family})",
             "sampling_mm": h,
             "dose_interpolation": "trilinear",

@@ -32,9 +32,7 @@ from pydicom.uid import ExplicitVRLittleEndian, generate_uid
 from radnec import __version__
 from radnec.errors import RegistrationError
 from radnec.fuse.rigid import matrix_of
-
-SPATIAL_REGISTRATION_SOP_CLASS = "1.2.840.10008.5.1.4.1.1.66.1"
-DEFORMABLE_REGISTRATION_SOP_CLASS = "1.2.840.10008.5.1.4.1.1.66.3"
+from radnec.ingest.reg import DEFORMABLE_REGISTRATION_SOP_CLASS, SPATIAL_REGISTRATION_SOP_CLASS
 
 #: Attributes copied from a reference image (patient and study) when given.
 _COPY = (

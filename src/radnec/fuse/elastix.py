@@ -36,7 +36,16 @@ import SimpleITK as sitk
 
 from radnec.errors import RegistrationError
 from radnec.fuse.checks import check_image
-from radnec.fuse.deformable import _box_and_holes, _inpaint_field, _normalise, _taper
+from radnec.fuse.field import field_grid, inpaint_field, tapered_transform
+from radnec.fuse.region import (
+    DEFAULT_BIAS_SIGMA_MM,
+    DEFAULT_FIELD_SPACING_MM,
+    DEFAULT_MARGIN_MM,
+    DEFAULT_MASK_MARGIN_MM,
+    DEFAULT_TAPER_MM,
+    box_and_holes,
+    normalise_local_mean,
+)
 from radnec.fuse.rigid import DEFAULT_SEED
 
 log = logging.getLogger(__name__)
@@ -130,9 +139,9 @@ def register_deformable_elastix(
     center_lps: np.ndarray,
     fixed_exclude: sitk.Image | None = None,
     moving_exclude: sitk.Image | None = None,
-    margin_mm: float = 35.0,
-    taper_mm: float = 15.0,
-    mask_margin_mm: float = 1.0,
+    margin_mm: float = DEFAULT_MARGIN_MM,
+    taper_mm: float = DEFAULT_TAPER_MM,
+    mask_margin_mm: float = DEFAULT_MASK_MARGIN_MM,
     grid_spacing_mm: float = 15.0,
     resolutions: int = 2,
     iterations: int = 150,
@@ -140,8 +149,8 @@ def register_deformable_elastix(
     bins: int = 32,
     bending_weight: float = 0.0,
     normalise: bool = True,
-    bias_sigma_mm: float = 15.0,
-    field_spacing_mm: float = 2.0,
+    bias_sigma_mm: float = DEFAULT_BIAS_SIGMA_MM,
+    field_spacing_mm: float = DEFAULT_FIELD_SPACING_MM,
     threads: int = DEFAULT_THREADS,
     seed: int = DEFAULT_SEED,
 ) -> sitk.DisplacementFieldTransform:
@@ -195,15 +204,15 @@ def register_deformable_elastix(
     check_image(moving, name="moving (follow-up) image")
     itk = _itk()
     itk.MultiThreaderBase.SetGlobalDefaultNumberOfThreads(int(threads))
-    f_box, m_box, valid, f_hole, m_hole, radius = _box_and_holes(
+    f_box, m_box, valid, f_hole, m_hole, radius = box_and_holes(
         fixed, moving, rigid=rigid, center_lps=center_lps, fixed_exclude=fixed_exclude,
         moving_exclude=moving_exclude, margin_mm=margin_mm, taper_mm=taper_mm, mask_margin_mm=mask_margin_mm,
     )
     fhead = sitk.GetArrayFromImage(sitk.OtsuThreshold(f_box, 0, 1, 128)) > 0
     mhead = sitk.GetArrayFromImage(sitk.OtsuThreshold(m_box, 0, 1, 128)) > 0
     if normalise:
-        fa = _normalise(f_box, fhead & ~f_hole, sigma_mm=bias_sigma_mm)
-        ma = _normalise(m_box, mhead & ~m_hole & valid, sigma_mm=bias_sigma_mm)
+        fa = normalise_local_mean(f_box, fhead & ~f_hole, sigma_mm=bias_sigma_mm)
+        ma = normalise_local_mean(m_box, mhead & ~m_hole & valid, sigma_mm=bias_sigma_mm)
     else:
         fa, ma = sitk.GetArrayFromImage(f_box), sitk.GetArrayFromImage(m_box)
     # Fixed mask: planning head minus its (dilated) lesion. Moving mask: everything but the
@@ -252,12 +261,7 @@ def register_deformable_elastix(
                 f"deformable registration failed in elastix: {str(exc).strip().splitlines()[-1] if str(exc).strip() else exc}"
             ) from exc
     # D(x) = B(x) - x on the output grid (field_spacing_mm) covering the box.
-    phys = [s * sp for s, sp in zip(f_box.GetSize(), f_box.GetSpacing())]
-    fsize = [max(2, int(np.floor((p - sp) / field_spacing_mm)) + 1) for p, sp in zip(phys, f_box.GetSpacing())]
-    ref = sitk.Image(fsize, sitk.sitkUInt8)
-    ref.SetOrigin(f_box.GetOrigin())
-    ref.SetSpacing((field_spacing_mm,) * 3)
-    ref.SetDirection(f_box.GetDirection())
+    ref = field_grid(f_box, field_spacing_mm)
     out_field = sitk.TransformToDisplacementField(
         bspline, sitk.sitkVectorFloat64, ref.GetSize(), ref.GetOrigin(), ref.GetSpacing(), ref.GetDirection()
     )
@@ -268,13 +272,10 @@ def register_deformable_elastix(
     hole_img.CopyInformation(f_box)
     hole = sitk.GetArrayFromImage(sitk.Resample(hole_img, ref, sitk.Transform(), sitk.sitkNearestNeighbor, 0, sitk.sitkUInt8)) > 0
     if hole.any():
-        arr = _inpaint_field(arr, hole, ref.GetSpacing()[::-1], sigma_mm=max(3.0, 0.5 * radius))
+        arr = inpaint_field(arr, hole, ref.GetSpacing()[::-1], sigma_mm=max(3.0, 0.5 * radius))
     out_field = sitk.GetImageFromArray(arr, isVector=True)
     out_field.CopyInformation(ref)
-    oarr = sitk.GetArrayFromImage(out_field) * _taper(out_field, taper_mm)[..., None]
-    out = sitk.GetImageFromArray(oarr, isVector=True)
-    out.CopyInformation(out_field)
-    return sitk.DisplacementFieldTransform(out)
+    return tapered_transform(out_field, taper_mm)
 
 
 __all__ = ["DEFAULT_THREADS", "parameter_map", "register_deformable_elastix"]

@@ -191,7 +191,7 @@ def sample_points(mask: sitk.Image, *, n: int = 2000, seed: int = 0) -> np.ndarr
     return physical_points(mask, pick)
 
 
-def assess(
+def assess_registration(
     fixed: sitk.Image,
     moving: sitk.Image,
     *,
@@ -378,6 +378,6 @@ __all__ = [
     "jacobian_stats",
     "inverse_consistency_mm",
     "sample_points",
-    "assess",
+    "assess_registration",
     "overlay_png",
 ]

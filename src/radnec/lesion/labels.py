@@ -1,152 +1,31 @@
 """Segmentation input: label maps, DICOM SEG and RTSTRUCT ROIs → lesion compartments.
 
-A lesion is described by three compartments on one image grid (sitkUInt8 0/1 masks):
-
-``enhancing``
-    contrast-enhancing tumour on T1c (rim or nodule);
-``necrotic``
-    the non-enhancing / necrotic / cystic core enclosed by the enhancement;
-``edema``
-    the peritumoral FLAIR/T2 hyperintensity outside the T1c lesion.
-
-``lesion`` (the whole T1c lesion, enhancing ∪ necrotic) is always present. Some label maps
-(AURORA, single-label masks) do not separate enhancing from necrotic; then ``enhancing`` and
-``necrotic`` are ``None`` until :func:`split_lesion_by_enhancement` estimates the split from
-T1c intensity.
-
-Which label means what is declared by a *label convention* (``conventions.yaml``:
-``brats-2021`` 1/2/4, ``brats-mets`` 1/2/3, ``aurora`` 1/2, ``binary``) or by a custom
-specification such as ``"enhancing=4,necrotic=1,edema=2"``.
+The compartments (``enhancing``, ``necrotic``, ``edema``, ``lesion``) and the label conventions
+that say which label means what are defined in :mod:`radnec.lesion.conventions`. This module reads
+the user's segmentation in any of its forms and turns it into :class:`Compartments` on the image
+grid; :func:`split_lesion_by_enhancement` estimates the enhancing/necrotic split when the source
+gives only the whole T1c lesion.
 """
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field, replace
-from functools import lru_cache
+from dataclasses import replace
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import SimpleITK as sitk
 
 from radnec.errors import GeometryError, InputError, MissingReferenceError, RadnecError
 from radnec.geometry import require_same_grid, same_grid
+from radnec.ingest.nifti import read_volume
+from radnec.geometry.contour_masks import roi_mask
+from radnec.ingest.rtstruct import read_rtstruct
+from radnec.ingest.seg import read_seg
+from radnec.lesion.conventions import COMPARTMENTS, Compartments, LabelConvention, mask_image, parse_convention
+from radnec.lesion.intensity import enhancement_threshold
 
 log = logging.getLogger(__name__)
-
-COMPARTMENTS = ("enhancing", "necrotic", "edema", "lesion")
-
-
-@lru_cache(maxsize=1)
-def load_conventions_file() -> dict[str, Any]:
-    """The parsed ``conventions.yaml`` (label conventions, RANO-BM rules, morphology rules)."""
-    from radnec.datafiles import load_yaml
-
-    return load_yaml("radnec.lesion", "conventions.yaml")
-
-
-@dataclass(frozen=True)
-class LabelConvention:
-    """Which integer labels form which compartment.
-
-    ``lesion`` labels belong to the T1c lesion without an enhancing/necrotic split. The string
-    ``"nonzero"`` (only for ``lesion``) means every non-zero label.
-    """
-
-    name: str
-    enhancing: tuple[int, ...] = ()
-    necrotic: tuple[int, ...] = ()
-    edema: tuple[int, ...] = ()
-    lesion: tuple[int, ...] | str = ()
-    description: str = ""
-    citation: str = ""
-
-    @property
-    def separates_core(self) -> bool:
-        """True when the convention distinguishes enhancing from necrotic labels."""
-        return bool(self.enhancing) and not self.lesion
-
-
-def available_conventions() -> dict[str, LabelConvention]:
-    """The named label conventions of ``conventions.yaml``."""
-    out: dict[str, LabelConvention] = {}
-    for name, entry in load_conventions_file()["label_conventions"].items():
-        lesion = entry.get("lesion") or ()
-        out[name] = LabelConvention(
-            name=name,
-            enhancing=tuple(entry.get("enhancing") or ()),
-            necrotic=tuple(entry.get("necrotic") or ()),
-            edema=tuple(entry.get("edema") or ()),
-            lesion=lesion if isinstance(lesion, str) else tuple(lesion),
-            description=entry.get("description", ""),
-            citation=entry.get("citation", ""),
-        )
-    return out
-
-
-def parse_convention(spec: str) -> LabelConvention:
-    """A named convention (``brats-2021``, ``brats-mets``, ``aurora``, ``binary``) or a custom one.
-
-    Custom syntax: ``"enhancing=4,necrotic=1,edema=2"``; several labels with ``+``
-    (``"lesion=1+3,edema=2"``). Keys: enhancing, necrotic, edema, lesion.
-    """
-    spec = spec.strip()
-    named = available_conventions()
-    if spec in named:
-        return named[spec]
-    if "=" not in spec:
-        raise InputError(
-            f"unknown label convention {spec!r}; use one of {', '.join(sorted(named))} or a custom "
-            "mapping such as 'enhancing=4,necrotic=1,edema=2'"
-        )
-    parts: dict[str, tuple[int, ...]] = {}
-    for item in spec.split(","):
-        if not item.strip():
-            continue
-        key, _, values = item.partition("=")
-        key = key.strip().lower()
-        if key not in COMPARTMENTS:
-            raise InputError(f"label convention {spec!r}: unknown compartment {key!r} (use {', '.join(COMPARTMENTS)})")
-        try:
-            labels = tuple(int(v) for v in values.replace(" ", "").split("+") if v)
-        except ValueError as exc:
-            raise InputError(f"label convention {spec!r}: labels of {key!r} must be integers") from exc
-        if not labels or any(v <= 0 for v in labels):
-            raise InputError(f"label convention {spec!r}: {key!r} needs positive integer labels")
-        parts[key] = labels
-    used = [v for labels in parts.values() for v in labels]
-    if len(used) != len(set(used)):
-        raise InputError(f"label convention {spec!r}: a label is assigned to two compartments")
-    if not (parts.get("enhancing") or parts.get("lesion")):
-        raise InputError(f"label convention {spec!r}: declare at least 'enhancing' or 'lesion' labels")
-    return LabelConvention(name="custom:" + spec, **parts)
-
-
-@dataclass
-class Compartments:
-    """Lesion compartments on one grid. Masks are sitkUInt8 0/1 images.
-
-    ``lesion`` = enhancing ∪ necrotic (the T1c lesion). ``enhancing``/``necrotic`` are ``None``
-    when the source does not separate them; ``edema`` is ``None`` when not segmented.
-    """
-
-    lesion: sitk.Image
-    enhancing: sitk.Image | None = None
-    necrotic: sitk.Image | None = None
-    edema: sitk.Image | None = None
-    source: str = ""
-    notes: list[str] = field(default_factory=list)
-
-    def masks(self) -> dict[str, sitk.Image]:
-        """The non-``None`` masks by compartment name."""
-        return {k: getattr(self, k) for k in COMPARTMENTS if getattr(self, k) is not None}
-
-
-def _mask_from_array(arr: np.ndarray, reference: sitk.Image) -> sitk.Image:
-    img = sitk.GetImageFromArray(arr.astype(np.uint8))
-    img.CopyInformation(reference)
-    return img
 
 
 def read_label_map(path: str | Path) -> sitk.Image:
@@ -158,7 +37,7 @@ def read_label_map(path: str | Path) -> sitk.Image:
     if not path.is_file():
         raise InputError("label map not found", path=path)
     try:
-        img = _read_with_ingest(path)
+        img = read_volume(path)
     except RadnecError:
         raise
     except Exception as exc:  # SimpleITK raises RuntimeError with a long ITK message
@@ -177,13 +56,6 @@ def read_label_map(path: str | Path) -> sitk.Image:
     if float(np.min(arr)) < 0:
         raise InputError("the label map has negative labels", path=path)
     return img
-
-
-def _read_with_ingest(path: Path) -> sitk.Image:
-    """The ingest colleague's reader (qform/sform, shear, 4-D checks; LPS)."""
-    from radnec.ingest.nifti import read_volume
-
-    return read_volume(path)
 
 
 def compartments_from_label_map(
@@ -257,12 +129,12 @@ def compartments_from_label_map(
             "custom mapping such as 'lesion=1,edema=2'"
         )
     ref = label_map
-    out = Compartments(lesion=_mask_from_array(lesion, ref), source=f"{source} [{conv.name}]")
+    out = Compartments(lesion=mask_image(lesion, ref), source=f"{source} [{conv.name}]")
     if conv.separates_core:
-        out.enhancing = _mask_from_array(enh, ref)
-        out.necrotic = _mask_from_array(nec, ref)
+        out.enhancing = mask_image(enh, ref)
+        out.necrotic = mask_image(nec, ref)
     if conv.edema:
-        out.edema = _mask_from_array(ede & ~lesion, ref)
+        out.edema = mask_image(ede & ~lesion, ref)
     return out
 
 
@@ -290,21 +162,19 @@ def split_lesion_by_enhancement(
 
     Used when the segmentation gives only the whole T1c lesion. Voxels of the lesion brighter than
     ``threshold`` are enhancing; the others are the non-enhancing core. By default the threshold
-    is the enhancement threshold of :func:`radnec.lesion.segment.enhancement_threshold` computed
+    is the enhancement threshold of :func:`radnec.lesion.intensity.enhancement_threshold` computed
     around the lesion (same rule as the semi-automatic segmentation).
     """
     if compartments.enhancing is not None:
         return compartments
     require_same_grid(compartments.lesion, t1c, what="the lesion mask and the T1c image")
-    from radnec.lesion.segment import enhancement_threshold
-
     les = sitk.GetArrayViewFromImage(compartments.lesion) > 0
     img = sitk.GetArrayViewFromImage(t1c).astype(np.float64)
     thr = enhancement_threshold(t1c, compartments.lesion) if threshold is None else float(threshold)
     enh = les & (img >= thr)
     out = replace(compartments)
-    out.enhancing = _mask_from_array(enh, compartments.lesion)
-    out.necrotic = _mask_from_array(les & ~enh, compartments.lesion)
+    out.enhancing = mask_image(enh, compartments.lesion)
+    out.necrotic = mask_image(les & ~enh, compartments.lesion)
     out.notes = [*compartments.notes, f"enhancing/necrotic split estimated from T1c intensity (threshold {thr:.4g})"]
     return out
 
@@ -334,8 +204,6 @@ def compartments_from_seg(
         e.g. ``{"enhancing": "Enhancing", "necrotic": "Necrosis", "edema": "Edema"}`` or
         ``{"lesion": "1"}``.
     """
-    from radnec.ingest.seg import read_seg
-
     path = Path(path)
     segs = read_seg(path, reference=reference)
     numbers = {s.number: s.label for s in segs}
@@ -376,11 +244,6 @@ def compartments_from_rtstruct(
     "edema": "Edema"}``.
     """
     path = Path(path)
-    try:
-        from radnec.geometry.contour_masks import roi_mask
-        from radnec.ingest.rtstruct import read_rtstruct  # type: ignore[import-not-found]
-    except ImportError as exc:  # pragma: no cover - depends on the dose colleague's module
-        raise InputError("RTSTRUCT support needs radnec.ingest.rtstruct, which is not installed", path=path) from exc
     ss = read_rtstruct(path)
     by_name = {r.name.strip().lower(): r for r in ss.rois}
     arrays: dict[str, np.ndarray] = {}
@@ -406,26 +269,20 @@ def _compartments_from_arrays(arrays: dict[str, np.ndarray], reference: sitk.Ima
         lesion = enh | (nec if nec is not None else False)
     if not lesion.any():
         raise InputError(f"{source}: the T1c lesion mask is empty on the image grid")
-    out = Compartments(lesion=_mask_from_array(lesion, reference), source=source)
+    out = Compartments(lesion=mask_image(lesion, reference), source=source)
     if enh is not None:
         nec_arr = nec if nec is not None else (lesion & ~enh)
-        out.enhancing = _mask_from_array(enh, reference)
-        out.necrotic = _mask_from_array(nec_arr & ~enh, reference)
+        out.enhancing = mask_image(enh, reference)
+        out.necrotic = mask_image(nec_arr & ~enh, reference)
     if "edema" in arrays:
-        out.edema = _mask_from_array(arrays["edema"] & ~lesion, reference)
+        out.edema = mask_image(arrays["edema"] & ~lesion, reference)
     return out
 
 
 __all__ = [
-    "COMPARTMENTS",
-    "LabelConvention",
-    "Compartments",
-    "available_conventions",
-    "parse_convention",
     "read_label_map",
     "compartments_from_label_map",
     "split_lesion_by_enhancement",
     "compartments_from_seg",
     "compartments_from_rtstruct",
-    "load_conventions_file",
 ]

@@ -19,7 +19,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from radnec.errors import InputError
-from radnec.lesion.labels import load_conventions_file
+from radnec.lesion.conventions import load_conventions_file
 from radnec.lesion.morphology import TimepointMeasures
 from radnec.lesion.rano_bm import rano_bm_categories, rano_bm_rules
 

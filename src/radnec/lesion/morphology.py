@@ -37,7 +37,7 @@ from scipy import ndimage as ndi
 
 from radnec.errors import InputError
 from radnec.geometry import mask_volume_cc, require_same_grid
-from radnec.lesion.labels import Compartments, load_conventions_file
+from radnec.lesion.conventions import Compartments, load_conventions_file
 from radnec.lesion.rano_bm import axial_diameters, axial_slices, measurability
 
 

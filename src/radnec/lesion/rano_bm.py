@@ -29,7 +29,7 @@ from scipy.spatial import ConvexHull, QhullError
 from scipy.spatial.distance import pdist, squareform
 
 from radnec.errors import InputError
-from radnec.lesion.labels import load_conventions_file
+from radnec.lesion.conventions import load_conventions_file
 
 #: Maximal angle (degrees) between the slice normal and the patient S axis for a series to be
 #: measured slice by slice as acquired (a geometric tolerance, not a clinical number).

@@ -129,7 +129,7 @@ def build_anatomy(voxel_mm: float = 1.0) -> Anatomy:
     csf = np.clip(brain.astype(np.float32) - gm - wm, 0.0, 1.0)
     # approximate brainstem: ellipsoid in MNI space intersected with the brain
     cfg = load_config()["anatomy"]["brainstem_ellipsoid"]
-    pts = _physical_axes(grid)
+    pts = physical_axes(grid)
     c = np.array(cfg["centre"]); r = np.array(cfg["radii"])
     q = ((pts[2] - c[0]) / r[0]) ** 2 + ((pts[1] - c[1]) / r[1]) ** 2 + ((pts[0] - c[2]) / r[2]) ** 2
     stem = (q <= 1.0) & brain & ((gm + wm) > 0.5)
@@ -145,7 +145,7 @@ def build_anatomy(voxel_mm: float = 1.0) -> Anatomy:
     )
 
 
-def _physical_axes(grid: sitk.Image) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def physical_axes(grid: sitk.Image) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Broadcastable (z, y, x) physical coordinate arrays (mm) of an identity-direction grid,
     in numpy (k, j, i) order: returns (z[k,1,1], y[1,j,1], x[1,1,i])."""
     o = np.array(grid.GetOrigin()); s = np.array(grid.GetSpacing()); n = grid.GetSize()

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -19,14 +18,13 @@ from scipy.ndimage import map_coordinates
 
 from radnec.errors import InputError
 from radnec.geometry import MM3_PER_CC
-from radnec.phantom import SCENARIOS
-from radnec.phantom.anatomy import Anatomy, _physical_axes, build_anatomy
+from radnec.phantom.anatomy import build_anatomy, physical_axes
 from radnec.phantom.config import load_config
 from radnec.phantom.contours import contours_to_mask, mask_to_contours
 from radnec.phantom.contrast import acquire, clean_images
 from radnec.phantom.deform import MassEffect, planning_to_followup, rigid_transform
-from radnec.phantom.dose_model import PlanMetrics, build_dose, plan_metrics
-from radnec.phantom.lesion import (
+from radnec.phantom.dose_model import build_dose, plan_metrics
+from radnec.phantom.lesion_fields import (
     NOISE_SIGMA_MM,
     TimepointLesions,
     bubble_cluster,
@@ -37,69 +35,19 @@ from radnec.phantom.lesion import (
     smooth_noise,
     sphere_level,
 )
+from radnec.phantom.model import SCENARIOS, TECHNIQUES, PhantomCase, Study, rng_for
+from radnec.phantom.resampling import followup_grid, to_followup
+from radnec.phantom.truth import pattern_measures
+from radnec.phantom.writer import write_case
 
 log = logging.getLogger(__name__)
 
-TECHNIQUES = ("gk", "linac")
 #: Solid planning lesions at least this radius (mm) get a necrotic core (ring enhancement).
 RING_RADIUS_MM = 9.0
 #: Smallest lesion radius in voxels (smaller lesions would vanish at coarse --voxel-mm).
 MIN_RADIUS_VOXELS = 1.5
 #: Base date of the synthetic calendar; the seed shifts it (no real dates).
 BASE_DATE = dt.date(2023, 1, 2)
-
-_STREAMS = {"anatomy": 1, "lesion": 2, "dose": 3, "rigid": 4, "noise": 5, "dates": 6, "uid": 7}
-
-
-def rng_for(seed: int, scenario: str, stream: str, *extra: int) -> np.random.Generator:
-    """Independent deterministic random stream per (seed, scenario, purpose)."""
-    return np.random.default_rng([int(seed), SCENARIOS.index(scenario), _STREAMS[stream], *extra])
-
-
-@dataclass
-class Study:
-    """One MR study (planning or follow-up) with its images and truth masks in its own frame."""
-
-    label: str                      # "planning", "fu1", ...
-    months: float
-    days_since_srs: int
-    date: dt.date
-    grid: sitk.Image
-    images: dict[str, sitk.Image]   # "T1c", "FLAIR": uint16
-    masks: dict[str, sitk.Image]    # "enhancing", "necrotic", "edema", "lesion_labels": uint8
-    transform: sitk.Transform | None = None          # planning -> this frame (None: planning)
-    rigid: sitk.Euler3DTransform | None = None
-    mass: MassEffect | None = None
-    planning_masks: dict[str, np.ndarray] = field(default_factory=dict)  # planning-frame truth
-    seeds_lps: dict[str, list[float]] = field(default_factory=dict)
-    centres_lps: dict[str, list[float]] = field(default_factory=dict)
-
-
-@dataclass
-class PhantomCase:
-    """Everything the generator knows about one case (in memory)."""
-
-    scenario: str
-    seed: int
-    technique: str
-    fractions: int
-    voxel_mm: float
-    months: list[float]
-    anatomy: Anatomy
-    site: str
-    gtv_diameter_mm: float
-    structures: dict[str, sitk.Image]          # planning-grid masks rasterised from the contours
-    contours: dict[str, list[np.ndarray]]      # LPS mm polygons per structure
-    dose: sitk.Image                            # Gy, float32, RTDOSE grid (sub-box of planning grid)
-    dose_on_planning: np.ndarray                # Gy on the full planning grid (z, y, x)
-    metrics: PlanMetrics
-    prescription_gy: float
-    isodose_fraction: float
-    srs_date: dt.date
-    studies: list[Study]
-    index_lesion: str
-    lesion_names: dict[str, str]
-    pattern_measures: list[dict] = field(default_factory=list)
 
 
 class _Clock:
@@ -116,25 +64,6 @@ class _Clock:
         now, cpu = self._time(), self._cpu()
         log.debug("phantom %s: %.2f s wall, %.2f s cpu", what, now - self._t, cpu - self._c)
         self._t, self._c = now, cpu
-
-
-def _grid_axes_points(grid: sitk.Image) -> np.ndarray:
-    n = np.array(grid.GetSize())
-    return np.array([grid.TransformContinuousIndexToPhysicalPoint([float(v) for v in (i, j, k)])
-                     for i in (0, n[0] - 1) for j in (0, n[1] - 1) for k in (0, n[2] - 1)])
-
-
-def _followup_grid(planning: sitk.Image, rigid: sitk.Euler3DTransform, pad_mm: float) -> sitk.Image:
-    corners = np.array([rigid.TransformPoint(p.tolist()) for p in _grid_axes_points(planning)])
-    s = planning.GetSpacing()[0]
-    lo = corners.min(0) - pad_mm
-    hi = corners.max(0) + pad_mm
-    n = np.ceil((hi - lo) / s).astype(int) + 1
-    g = sitk.Image([int(v) for v in n], sitk.sitkUInt8)
-    g.SetSpacing(planning.GetSpacing())
-    g.SetOrigin([float(round(v, 3)) for v in lo])
-    g.SetDirection(np.eye(3).ravel().tolist())
-    return g
 
 
 def _img(arr: np.ndarray, grid: sitk.Image, pixel: int) -> sitk.Image:
@@ -213,7 +142,7 @@ def build_case(
     tech = cfg["technique"][technique]
     anat = build_anatomy(float(voxel_mm))
     grid = anat.grid
-    axes = _physical_axes(grid)
+    axes = physical_axes(grid)
     spacing_zyx = tuple(float(v) for v in grid.GetSpacing()[::-1])
     voxel_cc = float(np.prod(spacing_zyx)) / MM3_PER_CC
     brain = sitk.GetArrayFromImage(anat.brain) > 0
@@ -401,10 +330,10 @@ def build_case(
                                          l1_cc=(pm["lesion_labels"] == 1).sum() * voxel_cc,
                                          edema_cc=pm["edema"].sum() * voxel_cc, fu_cfg=fu_cfg)
         mass = MassEffect(tuple(float(v) for v in tp.centres["L1"]), amp, support)
-        fgrid = _followup_grid(grid, rigid, pad_mm=10.0)
+        fgrid = followup_grid(grid, rigid, pad_mm=10.0)
         fshape = fgrid.GetSize()[::-1]
         clock.lap(f"fu{i} prep")
-        r_t1c, r_flair = _to_followup([img_t1c, img_flair], [0.0, 0.0], grid=grid, fgrid=fgrid, rigid=rigid, mass=mass)
+        r_t1c, r_flair = to_followup([img_t1c, img_flair], [0.0, 0.0], grid=grid, fgrid=fgrid, rigid=rigid, mass=mass)
         names_l = sorted(tp.lesion)
         edema_allowed = np.where((brain_f > 0.5) & (csf < 0.5), tp.edema, np.minimum(tp.edema, -1.0))
         truth_fields = [tp.lesion[n] for n in names_l] + [tp.core[n] for n in names_l] + [edema_allowed]
@@ -415,7 +344,7 @@ def build_case(
                 sampled.append(np.full(fshape, -1.0, dtype=np.float32))
                 continue
             pbox = (np.maximum(nz.min(0) - 2, 0), np.minimum(nz.max(0) + 3, brain.shape))
-            sampled += _to_followup([f], [-1.0], grid=grid, fgrid=fgrid, rigid=rigid, mass=mass, planning_box=pbox)
+            sampled += to_followup([f], [-1.0], grid=grid, fgrid=fgrid, rigid=rigid, mass=mass, planning_box=pbox)
         clock.lap(f"fu{i} resample")
         nl = len(names_l)
         les = {n: sampled[j] for j, n in enumerate(names_l)}
@@ -444,8 +373,6 @@ def build_case(
         isodose_fraction=metrics.isodose_fraction, srs_date=srs_date, studies=studies,
         index_lesion=index_lesion, lesion_names=names,
     )
-    from radnec.phantom.truth import pattern_measures
-
     case.pattern_measures = [pattern_measures(case, st) for st in studies[1:]]
     clock.lap("truth")
     return case
@@ -517,108 +444,6 @@ def _edema_for_followup_lesion_ratio(*, dist_eff: np.ndarray, allowed: np.ndarra
     return level
 
 
-def _planning_indices_of(fgrid: sitk.Image, grid: sitk.Image, rigid, mass: MassEffect,
-                         box: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
-    """Continuous planning-array indices (3, N; z, y, x order) of the follow-up voxel centres
-    (all, or those of the index ``box`` = (lo, hi) in z, y, x order), i.e. ``T^-1 = M^-1 ∘ R^-1``
-    evaluated exactly (affine part by broadcasting, radial inverse only inside the support of
-    the mass effect)."""
-    inv = rigid.GetInverse()
-    a = np.array(inv.GetMatrix()).reshape(3, 3)
-    c = np.array(inv.GetCenter()); t = np.array(inv.GetTranslation())
-    off = c + t - a @ c
-    of = np.array(fgrid.GetOrigin()); sf = np.array(fgrid.GetSpacing())
-    op = np.array(grid.GetOrigin()); sp = np.array(grid.GetSpacing())
-    g = (a * sf[None, :]) / sp[:, None]           # planning index per follow-up index (x, y, z)
-    h = (a @ of + off - op) / sp
-    size = np.array(fgrid.GetSize())[::-1]
-    lo, hi = (np.zeros(3, int), size) if box is None else box
-    ii = np.arange(lo[2], hi[2], dtype=np.float64).reshape(1, 1, -1)
-    jj = np.arange(lo[1], hi[1], dtype=np.float64).reshape(1, -1, 1)
-    kk = np.arange(lo[0], hi[0], dtype=np.float64).reshape(-1, 1, 1)
-    shape = tuple(int(v) for v in (hi - lo))
-    coords = np.empty((3, *shape), dtype=np.float32)
-    for row, d in ((0, 2), (1, 1), (2, 0)):      # output order z, y, x
-        coords[row] = (g[d, 0] * ii + g[d, 1] * jj) + (g[d, 2] * kk + h[d])
-    coords = coords.reshape(3, -1)
-    cen = np.asarray(mass.centre)
-    r2 = np.zeros(coords.shape[1], dtype=np.float32)
-    for row, d in ((0, 2), (1, 1), (2, 0)):
-        r2 += (op[d] + sp[d] * coords[row] - cen[d]) ** 2
-    near = np.flatnonzero(r2 < mass.support_mm**2)
-    if near.size:
-        x = np.column_stack([op[d] + sp[d] * coords[row, near].astype(np.float64) for row, d in ((2, 0), (1, 1), (0, 2))])
-        x = mass.inverse_points(x)
-        for row, d in ((0, 2), (1, 1), (2, 0)):
-            coords[row, near] = (x[:, d] - op[d]) / sp[d]
-    return coords
-
-
-def _fu_box_of_planning_box(fgrid: sitk.Image, grid: sitk.Image, rigid, lo: np.ndarray, hi: np.ndarray,
-                            margin_mm: float) -> tuple[np.ndarray, np.ndarray]:
-    """Follow-up index box (z, y, x; [lo, hi)) containing the rigid image of a planning index box
-    plus ``margin_mm`` (covers the mass-effect displacement)."""
-    corners = []
-    for k in (lo[0], hi[0] - 1):
-        for j in (lo[1], hi[1] - 1):
-            for i in (lo[2], hi[2] - 1):
-                p = grid.TransformIndexToPhysicalPoint([int(i), int(j), int(k)])
-                corners.append(rigid.TransformPoint(p))
-    corners = np.array(corners)
-    of = np.array(fgrid.GetOrigin()); sf = np.array(fgrid.GetSpacing())
-    a = np.floor((corners.min(0) - margin_mm - of) / sf).astype(int)[::-1]
-    b = np.ceil((corners.max(0) + margin_mm - of) / sf).astype(int)[::-1] + 1
-    size = np.array(fgrid.GetSize())[::-1]
-    return np.clip(a, 0, size), np.clip(b, 0, size)
-
-
-def _to_followup(arrays: list[np.ndarray], cvals: list[float], *, grid: sitk.Image, fgrid: sitk.Image, rigid,
-                 mass: MassEffect, planning_box: tuple[np.ndarray, np.ndarray] | None = None) -> list[np.ndarray]:
-    """Resample planning-grid arrays onto the follow-up grid through ``T^-1`` (linear).
-
-    With ``planning_box`` only the follow-up region that can receive values from that planning
-    index box is computed (``cval`` elsewhere). Without it the whole grid is resampled with the
-    rigid part by SimpleITK and the region within the mass-effect support is recomputed exactly."""
-    fshape = tuple(fgrid.GetSize()[::-1])
-    margin = mass.amplitude_mm + 2.0 * max(grid.GetSpacing())
-    if planning_box is None:
-        out = []
-        inv = rigid.GetInverse()
-        for arr, cv in zip(arrays, cvals):
-            img = sitk.GetImageFromArray(arr.astype(np.float32, copy=False))
-            img.CopyInformation(grid)
-            out.append(sitk.GetArrayFromImage(sitk.Resample(img, fgrid, inv, sitk.sitkLinear, float(cv), sitk.sitkFloat32)))
-        c = np.asarray(mass.centre)
-        ci = np.array(grid.TransformPhysicalPointToContinuousIndex(c.tolist()))[::-1]
-        half = mass.support_mm / np.array(grid.GetSpacing())[::-1] + 1
-        lo = np.maximum(np.floor(ci - half).astype(int), 0)
-        hi = np.minimum(np.ceil(ci + half).astype(int) + 1, arrays[0].shape)
-        flo, fhi = _fu_box_of_planning_box(fgrid, grid, rigid, lo, hi, margin)
-        if np.any(fhi <= flo):
-            return out
-        coords = _planning_indices_of(fgrid, grid, rigid, mass, (flo, fhi))
-        box = tuple(slice(a, b) for a, b in zip(flo, fhi))
-        for o, arr, cv in zip(out, arrays, cvals):
-            o[box] = _sample(arr, coords, cv).reshape(fhi - flo)
-        return out
-    lo, hi = planning_box
-    flo, fhi = _fu_box_of_planning_box(fgrid, grid, rigid, lo, hi, margin)
-    out = [np.full(fshape, cv, dtype=np.float32) for cv in cvals]
-    if np.any(fhi <= flo):
-        return out
-    coords = _planning_indices_of(fgrid, grid, rigid, mass, (flo, fhi))
-    coords -= lo[:, None].astype(np.float32)
-    box = tuple(slice(a, b) for a, b in zip(flo, fhi))
-    pbox = tuple(slice(a, b) for a, b in zip(lo, hi))
-    for o, arr, cv in zip(out, arrays, cvals):
-        o[box] = _sample(np.ascontiguousarray(arr[pbox]), coords, cv).reshape(fhi - flo)
-    return out
-
-
-def _sample(arr: np.ndarray, coords: np.ndarray, cval: float) -> np.ndarray:
-    return map_coordinates(arr, coords, order=1, mode="constant", cval=cval, prefilter=False)
-
-
 def _add_seeds(study: Study) -> None:
     """Seed point per lesion in the study's own frame: the enhancing voxel nearest to the lesion
     centroid (so a region grower started there lands in enhancing tissue)."""
@@ -667,8 +492,6 @@ def _marginal_centre(dose_img, dose_centre, rx, iso, brain, grid, rng) -> np.nda
 
 
 def _trilinear(arr: np.ndarray, idx: np.ndarray) -> float:
-    from scipy.ndimage import map_coordinates
-
     return float(map_coordinates(arr, idx.reshape(3, 1), order=1, mode="nearest")[0])
 
 
@@ -702,8 +525,6 @@ def generate_case(
     """Generate a case and write it to ``out`` (DICOM + ``truth.json``); return the truth dict.
 
     See :func:`build_case` for the parameters; ``montage`` also writes ``montage.png``."""
-    from radnec.phantom.writer import write_case
-
     case = build_case(scenario, seed, months=months, technique=technique, fractions=fractions,
                       voxel_mm=voxel_mm, site=site)
     truth = write_case(case, Path(out))

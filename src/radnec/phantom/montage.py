@@ -14,21 +14,21 @@ import numpy as np
 import SimpleITK as sitk
 
 from radnec.phantom.dicom_write import SEQUENCES
+from radnec.phantom.model import PhantomCase, Study
+from radnec.phantom.resampling import planning_indices_of, sample_linear
 
 ISODOSE_PCT = (50, 80, 100)
 ISODOSE_COLOURS = ("#4da6ff", "#ffd11a", "#ff3333")
 
 
-def _dose_in_study(case, st) -> np.ndarray:
+def _dose_in_study(case: PhantomCase, st: Study) -> np.ndarray:
     if st.transform is None:
         return case.dose_on_planning
-    from radnec.phantom.generate import _planning_indices_of, _sample
-
-    coords = _planning_indices_of(st.grid, case.anatomy.grid, st.rigid, st.mass)
-    return _sample(case.dose_on_planning, coords, 0.0).reshape(st.grid.GetSize()[::-1])
+    coords = planning_indices_of(st.grid, case.anatomy.grid, st.rigid, st.mass)
+    return sample_linear(case.dose_on_planning, coords, 0.0).reshape(st.grid.GetSize()[::-1])
 
 
-def save_montage(case, path: Path) -> Path:
+def save_montage(case: PhantomCase, path: Path) -> Path:
     """Save a 2-row (T1c, FLAIR) × n-time-point montage as PNG; return the path."""
     import matplotlib
 

@@ -8,15 +8,13 @@ outside the planning GTV.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 from scipy.ndimage import map_coordinates
 
 from radnec.geometry import MM3_PER_CC
-
-if TYPE_CHECKING:  # pragma: no cover
-    from radnec.phantom.generate import PhantomCase, Study
+from radnec.phantom.model import PhantomCase, Study
 
 TRUTH_SCHEMA_VERSION = 1
 

@@ -1,4 +1,4 @@
-"""Write a :class:`~radnec.phantom.generate.PhantomCase` to disk: DICOM + ``truth.json``.
+"""Write a :class:`~radnec.phantom.model.PhantomCase` to disk: DICOM + ``truth.json``.
 
 Layout of ``OUT``::
 
@@ -34,6 +34,7 @@ from radnec.phantom.dicom_write import (
     write_rtplan,
     write_rtstruct,
 )
+from radnec.phantom.model import PhantomCase, Study
 from radnec.phantom.truth import TRUTH_SCHEMA_VERSION, rano_diameters_mm
 
 MASK_FORMAT = "NIfTI-1 (.nii.gz) written by SimpleITK; read with SimpleITK to get LPS geometry"
@@ -44,7 +45,7 @@ def _write_image(img: sitk.Image, path: Path) -> None:
     sitk.WriteImage(img, str(path), useCompression=True)
 
 
-def write_case(case, out: Path) -> dict[str, Any]:
+def write_case(case: PhantomCase, out: Path) -> dict[str, Any]:
     """Write DICOM and truth for ``case`` into ``out`` (created; must be empty or absent)."""
     out = Path(out)
     if out.exists() and any(out.iterdir()):
@@ -167,7 +168,7 @@ def _centroid(mask: sitk.Image) -> list[float]:
     return list(mask.TransformContinuousIndexToPhysicalPoint([float(v) for v in c]))
 
 
-def _lesion_table(case, st) -> list[dict[str, Any]]:
+def _lesion_table(case: PhantomCase, st: Study) -> list[dict[str, Any]]:
     labels = sitk.GetArrayViewFromImage(st.masks["lesion_labels"])
     enh = sitk.GetArrayViewFromImage(st.masks["enhancing"]) > 0
     nec = sitk.GetArrayViewFromImage(st.masks["necrotic"]) > 0
@@ -194,7 +195,7 @@ def _lesion_table(case, st) -> list[dict[str, Any]]:
     return rows
 
 
-def _truth_document(case, studies_json, plan_info) -> dict[str, Any]:
+def _truth_document(case: PhantomCase, studies_json: list[dict[str, Any]], plan_info: dict[str, Any]) -> dict[str, Any]:
     cfg = load_config()
     sc = cfg["scenarios"][case.scenario]
     m = case.metrics

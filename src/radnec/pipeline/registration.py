@@ -19,7 +19,7 @@ from radnec.pipeline.persist import load_fusion, save_fusion
 from radnec.pipeline.state import CaseInputs, Fusion, LesionTrack, Study
 from radnec.pipeline.workspace import Workspace
 
-#: Deformable engine used by analyze (radnec.fuse.pipeline.ENGINES): itk-elastix B-spline with the
+#: Deformable engine used by analyze (radnec.fuse.fusion.ENGINES): itk-elastix B-spline with the
 #: lesion + oedema masked out of the metric, the library default (near-lesion TRE p95 <= 1 mm on
 #: benchmarks/bench_fusion.py vs 2.4 mm for demons; see docs/fusion.md). "demons" needs no itk.
 DEFORMABLE_ENGINE = "elastix"
@@ -31,7 +31,7 @@ DEFORMABLE_OPTIONS: dict[str, dict[str, Any]] = {"elastix": {}, "demons": {"shri
 
 def rigid_stage(ws: Workspace, case: CaseInputs) -> dict[str, Fusion]:
     """Whole-head rigid registration of every follow-up T1c to the planning T1c (label → Fusion)."""
-    from radnec.fuse.pipeline import fuse
+    from radnec.fuse.fusion import fuse
 
     planning = case.planning
     out: dict[str, Fusion] = {}
@@ -75,7 +75,7 @@ def deformable_stage(
     planning study) are masked out so that the deformation cannot "explain away" their growth.
     Fills ``fusions[label].final`` and ``.record``.
     """
-    from radnec.fuse.pipeline import fuse
+    from radnec.fuse.fusion import fuse
 
     planning = case.planning
     fixed_mask, fixed_keys = _masks_at(tracks, planning.label)

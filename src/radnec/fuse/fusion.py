@@ -1,4 +1,4 @@
-"""One call from two images to a checked :class:`FusionResult`.
+"""One call from two images to a checked :class:`FusionResult` (rigid, then deformable around the lesion).
 
 Decision on what the files already say (issue 4, item 3):
 
@@ -190,7 +190,7 @@ def fuse(
         warnings=warnings,
     )
     t2 = time.perf_counter()
-    result.quality = quality.assess(
+    result.quality = quality.assess_registration(
         fixed,
         moving,
         transform=result.transform,

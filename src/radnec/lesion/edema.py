@@ -1,0 +1,86 @@
+"""Peritumoral edema from FLAIR: hyperintensity connected to the T1c lesion, outside it.
+
+Voxels brighter than normal FLAIR tissue (median + ``edema_sd`` robust SD), connected to the
+lesion, with the boundary at half contrast; the T1c lesion is excluded. Parameters are in
+``conventions.yaml`` → ``segmentation``. Edema that merges with other FLAIR hyperintensity
+(small-vessel disease, another lesion) is merged.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import SimpleITK as sitk
+from scipy import ndimage as ndi
+
+from radnec.lesion.intensity import RobustStats, background_level, robust_stats
+from radnec.lesion.regions import ball, component_at, fill_holes
+
+
+def segment_edema(flair: sitk.Image, lesion: np.ndarray, params: dict[str, Any]) -> np.ndarray:
+    """FLAIR hyperintensity connected to the lesion, outside it (full-grid boolean array).
+
+    Normal-tissue statistics come from the lesion box + ``edema_margin_mm``; the edema itself may
+    extend up to ``edema_extent_mm`` from the lesion box (vasogenic edema follows white matter far).
+    """
+    if not lesion.any():
+        return np.zeros_like(lesion)
+    spacing_zyx = np.asarray(flair.GetSpacing())[::-1]
+    idx = np.argwhere(lesion)
+
+    def box(margin_mm: float) -> tuple[np.ndarray, np.ndarray]:
+        margin = np.ceil(margin_mm / spacing_zyx).astype(int)
+        return np.maximum(idx.min(0) - margin, 0), np.minimum(idx.max(0) + margin + 1, lesion.shape)
+
+    lo, hi = box(max(params["edema_extent_mm"], params["edema_margin_mm"]))
+    sl = tuple(slice(int(a), int(b)) for a, b in zip(lo, hi))
+    roi = sitk.RegionOfInterest(flair, [int(v) for v in (hi - lo)[::-1]], [int(v) for v in lo[::-1]])
+    arr = sitk.GetArrayFromImage(sitk.Median(sitk.Cast(roi, sitk.sitkFloat32), [int(params["median_radius_vox"])] * 3)).astype(np.float64)
+    les = lesion[sl]
+    tissue = (arr > background_level(arr)) & ~les
+    slo, shi = box(params["edema_margin_mm"])
+    stats_box = np.zeros_like(les)
+    stats_box[tuple(slice(int(a - o), int(b - o)) for a, b, o in zip(slo, shi, lo))] = True
+    near = ndi.binary_dilation(les, structure=np.ones((3, 3, 3), bool), iterations=2)
+    normal, cand = edema_normal_stats(arr, tissue & stats_box, tissue, near, params["edema_sd"])
+    out = np.zeros_like(lesion)
+    if not cand.any():
+        return out
+    thr = 0.5 * (float(arr[cand].mean()) + normal.median)
+    ed = component_at(tissue & (arr >= thr), near)
+    closing = ball(spacing_zyx, params["closing_mm"])
+    ed = fill_holes(ndi.binary_closing(ed | les, structure=closing, border_value=0) | ed | les) & ~les
+    out[sl] = ed
+    return out
+
+
+def edema_normal_stats(
+    arr: np.ndarray, sample: np.ndarray, tissue: np.ndarray, near: np.ndarray, k_sd: float, *, iterations: int = 3
+) -> tuple[RobustStats, np.ndarray]:
+    """Normal-tissue FLAIR statistics and the edema candidates (hyperintense voxels connected to the
+    lesion, above median + ``k_sd`` robust SD).
+
+    The statistics are re-estimated without the edema candidates found with the previous estimate:
+    extensive edema filling a large part of the statistics box would otherwise pull the median
+    towards the edema and inflate the SD (threshold too high: faint edema and partial-volume borders
+    lost). Only the hyperintense region connected to the lesion is excluded, not every bright voxel,
+    so the grey-matter mode stays part of 'normal' (excluding everything above a cut collapses the
+    statistics onto white matter and turns grey matter into edema)."""
+    normal = robust_stats(arr[sample])
+    cand = np.zeros_like(sample)
+    for _ in range(iterations):
+        cand = component_at(tissue & (arr >= normal.median + k_sd * normal.sd), near)
+        rest = sample & ~cand
+        if rest.sum() < 50:
+            break
+        new = robust_stats(arr[rest])
+        converged = abs(new.median - normal.median) <= 1e-3 * max(abs(normal.median), 1.0) and abs(new.sd - normal.sd) <= 1e-3 * normal.sd
+        normal = new
+        if converged:
+            break
+    cand = component_at(tissue & (arr >= normal.median + k_sd * normal.sd), near)
+    return normal, cand
+
+
+__all__ = ["segment_edema", "edema_normal_stats"]
