@@ -209,7 +209,9 @@ def assess(
         next_best_test=next_best,
         value_of_information=voi,
         biopsy=biopsy_meaning(posterior, kb),
-        mixed=mixed_lesion(prior=prior, posterior=posterior, evidence_log_odds=ev, hyp=hyp, kb=kb, seed=seed),
+        mixed=mixed_lesion(
+            prior=prior, posterior=posterior, evidence_log_odds=ev, interval=(lo, hi), hyp=hyp, kb=kb, seed=seed
+        ),
         influence=_influence(obs, rows, prior, posterior, kb, hyp.necrosis_excluded),
         leave_one_out=loo,
         clinician_estimate=estimate,

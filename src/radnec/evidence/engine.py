@@ -333,8 +333,7 @@ def evaluate_items(
             continue
         spec = kb.observations[name]
         reason = (
-            "informational only: no cited threshold maps it to a likelihood ratio"
-            + (f" ({spec.note})" if spec.note else "")
+            "considered, not used (informational): " + (spec.note or "no cited threshold maps it to a likelihood ratio")
             if spec.informational
             else not_applicable.get(name, "no knowledge-base item applies")
         )

@@ -79,6 +79,7 @@ def mixed_lesion(
     prior: float,
     posterior: float,
     evidence_log_odds: np.ndarray,
+    interval: tuple[float, float],
     hyp: HypothesisSpace,
     kb: KnowledgeBase,
     seed: int,
@@ -92,6 +93,8 @@ def mixed_lesion(
     evidence_log_odds
         Monte Carlo draws of the summed weighted log-LRs; the prior is drawn from
         Beta(tumour + 1, total − tumour + 1) of ``hypotheses.yaml: any_viable_tumour``.
+    interval
+        The posterior's 95 % interval (used when necrosis is excluded).
     hyp
         The hypothesis space (when necrosis is excluded, any viable tumour = tumour).
     kb
@@ -107,7 +110,7 @@ def mixed_lesion(
     if hyp.necrosis_excluded:
         return MixedLesion(
             p_any_viable_tumour=posterior,
-            interval95=(posterior, posterior),
+            interval95=interval,
             p_pure_treatment_effect=0.0,
             explanation="Radiation necrosis is excluded by dose, so there is no treatment effect to mix with: "
             "P(any viable tumour) is P(tumour) above (its interval there); the alternative is another cause.",
