@@ -127,6 +127,8 @@ def evaluate(item: Item, obs: Mapping[str, Observation]) -> tuple[Result | None,
         if not _matches(cond.value, allowed):
             return None, f"applies only when {key} is one of {allowed} (got {cond.value!r})"
     v = o.value
+    if v == "not applicable":
+        return None, f"'{item.observation}' is not applicable to this lesion"
     if item.threshold is not None:
         if isinstance(v, (bool, str)):
             return None, f"'{item.observation}' must be a number, got {v!r}"

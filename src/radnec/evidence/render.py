@@ -54,25 +54,29 @@ def summary_lines(ev: dict[str, Any]) -> dict[str, Any]:
         ``used`` / ``absent`` / ``not_used`` (rows), ``leave_one_out`` (rows), ``mixed`` (text or None),
         ``missing`` (cues not given).
     """
-    hyp = ev.get("hypotheses") or {}
-    lo, hi = ev["interval95"]
+    hyp = ev.get("hypotheses") if isinstance(ev.get("hypotheses"), dict) else {}
+    interval = ev.get("interval95")
     cut = ev.get("interval95_cutoff")
     used, absent, not_used = [], [], []
-    for it in ev["items"]:
-        if it["used"] and abs(it.get("log_lr") or 0.0) > 1e-12:
+    for it in ev.get("items") or []:
+        if not isinstance(it, dict):
+            continue
+        if it.get("used") and abs(it.get("log_lr") or 0.0) > 1e-12:
             used.append(it)
-        elif it["used"]:
+        elif it.get("used"):
             absent.append(it)
         else:
             not_used.append(it)
-    est = ev.get("clinician_estimate")
+    est = ev.get("clinician_estimate") if isinstance(ev.get("clinician_estimate"), dict) else None
     mixed = ev.get("mixed")
     return {
-        "headline": f"{_pct(ev['posterior_tp'])} (95 % interval {_pct(lo)}-{_pct(hi)}; {ev['band']})",
+        "headline": None
+        if ev.get("posterior_tp") is None or not interval
+        else f"{_pct(ev['posterior_tp'])} (95 % interval {_pct(interval[0])}-{_pct(interval[1])}; {ev.get('band')})",
         "space": hyp.get("space", "progression vs radiation necrosis"),
         "exclusion": hyp.get("reason") if hyp.get("necrosis_excluded") else None,
         "dose_note": None if hyp.get("necrosis_excluded") or not hyp.get("lesion_dose") else hyp.get("reason"),
-        "interval_cutoff": None if not cut else f"{_pct(cut[0])}-{_pct(cut[1])}",
+        "interval_cutoff": None if not cut or len(cut) != 2 else f"{_pct(cut[0])}-{_pct(cut[1])}",
         "clinicians": None
         if not est
         else f"tumour board's estimate {_pct(est['p_progression'])}"
@@ -81,9 +85,9 @@ def summary_lines(ev: dict[str, Any]) -> dict[str, Any]:
         "used": used,
         "absent": absent,
         "not_used": not_used,
-        "leave_one_out": ev.get("leave_one_out") or [],
+        "leave_one_out": [r for r in ev.get("leave_one_out") or [] if isinstance(r, dict)],
         "mixed": None
-        if not mixed or hyp.get("necrosis_excluded")
+        if not isinstance(mixed, dict) or hyp.get("necrosis_excluded")
         else f"P(any viable tumour) {_pct(mixed['p_any_viable_tumour'])} (95 % {_pct(mixed['interval95'][0])}-"
         f"{_pct(mixed['interval95'][1])}) vs P(pure treatment effect) {_pct(mixed['p_pure_treatment_effect'])}",
         "missing": ev.get("missing_cues") or [],

@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING, Any
 
 from radnec import DISCLAIMER
 from radnec.errors import InputError
+from radnec.evidence.render import summary_lines
 
 if TYPE_CHECKING:  # pragma: no cover
     from radnec.case import Analysis, Lesion
@@ -514,6 +515,8 @@ def _lesion_view(lesion: Lesion, figs: _Figures, single: bool) -> dict[str, Any]
         "growth": _block(lesion.growth),
         "imaging": _block(lesion.imaging),
         "evidence": _evidence_view(ev),
+        "ev_summary": summary_lines(ev) if ev else None,  # hypotheses, leave-one-out, mixed (evidence.render)
+        "dose_bound": lesion.dose_bound,
         "options": _options_view(options),
         "fig": {kind: g(kind) for kind in _LESION_KINDS},
     }
