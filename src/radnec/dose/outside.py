@@ -23,6 +23,11 @@ from radnec.dose.pattern import dose_edge_max_gy
 MIN_OUTSIDE_FRACTION = 1e-3
 
 
+def gy_text(dose_gy: float) -> str:
+    """A dose for printing: one decimal from 1 Gy up, two significant digits below (0.013 Gy stays visible)."""
+    return f"{dose_gy:.1f}" if abs(dose_gy) >= 1.0 else f"{dose_gy:.2g}"
+
+
 @dataclass(frozen=True)
 class OutsideDose:
     """Upper bound of the plan dose in a lesion that lies (partly) outside the dose grid.
@@ -47,7 +52,7 @@ class OutsideDose:
     @property
     def shown(self) -> str:
         """The bound as printed: '< X Gy'."""
-        return f"< {self.dmax_upper_bound_gy:.1f} Gy"
+        return f"< {gy_text(self.dmax_upper_bound_gy)} Gy"
 
     def to_contract(self) -> dict[str, Any]:
         """JSON-ready block (``analysis.json`` → ``lesions[].dose_bound``)."""
@@ -85,10 +90,10 @@ def outside_dose_bound(dose: sitk.Image, mapped: MappedLesion, *, dmax_in_grid_g
     where = "the whole lesion" if mapped.fraction is None or mapped.mapped_cc <= 0 else f"{100 * outside:.0f} % of the lesion"
     basis = (
         f"{where} lies outside the dose grid; the dose there is below the highest dose on the grid boundary "
-        f"({edge:.2f} Gy), assuming the dose keeps falling off away from the target beyond the grid"
-        + (f"; inside the grid the lesion's maximum is {dmax_in_grid_gy:.2f} Gy" if dmax_in_grid_gy is not None else "")
+        f"({gy_text(edge)} Gy), assuming the dose keeps falling off away from the target beyond the grid"
+        + (f"; inside the grid the lesion's maximum is {gy_text(dmax_in_grid_gy)} Gy" if dmax_in_grid_gy is not None else "")
     )
     return OutsideDose(dmax_upper_bound_gy=bound, boundary_max_gy=edge, outside_fraction=min(outside, 1.0), basis=basis)
 
 
-__all__ = ["OutsideDose", "outside_dose_bound", "MIN_OUTSIDE_FRACTION"]
+__all__ = ["OutsideDose", "outside_dose_bound", "gy_text", "MIN_OUTSIDE_FRACTION"]

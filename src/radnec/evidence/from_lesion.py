@@ -92,7 +92,8 @@ def lesion_observations(
     if lesion.dose is not None:
         d = lesion.dose
         add("lesion_dmax_gy", float(d.dmax_gy), "Gy", DOSE_SOURCE)
-        add("lesion_d50_gy", _d50_gy(d.details), "Gy", DOSE_SOURCE)
+        d50 = _d50_gy(d.details)  # from 0.1-Gy DVH bins: kept within [Dmin, Dmax]
+        add("lesion_d50_gy", None if d50 is None else min(max(d50, float(d.dmin_gy)), float(d.dmax_gy)), "Gy", DOSE_SOURCE)
         add("lesion_dmin_gy", float(d.dmin_gy), "Gy", DOSE_SOURCE)
         add("coverage_rx100_pct", float(d.coverage_pct.rx100), "%", DOSE_SOURCE)
         add("coverage_rx50_pct", float(d.coverage_pct.rx50), "%", DOSE_SOURCE)

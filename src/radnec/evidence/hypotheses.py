@@ -85,6 +85,10 @@ def load_hypotheses() -> HypothesesKnowledge:
     return load_yaml("radnec.evidence", "knowledge/hypotheses.yaml", HypothesesKnowledge)
 
 
+def _gy(dose_gy: float) -> str:
+    return f"{dose_gy:.1f}" if abs(dose_gy) >= 1.0 else f"{dose_gy:.2g}"
+
+
 def eqd2_gy(total_gy: float, fractions: int, alpha_beta_gy: float) -> float:
     """Equivalent dose in 2-Gy fractions (Gy) of ``total_gy`` given in ``fractions`` fractions."""
     d = total_gy / fractions
@@ -165,9 +169,9 @@ def hypothesis_space(
             "necrosis cannot be excluded by dose",
             **common,
         )
-    shown = f"{'<' if is_bound else '≤'} {d:.1f} Gy"
+    shown = f"{'<' if is_bound else '≤'} {_gy(d)} Gy"
     e_this = eqd2_gy(d, n, ab)
-    counted = [f"this course: {shown} in {n} fraction{'s' if n > 1 else ''} (EQD2 {'<' if is_bound else '≤'} {e_this:.1f} Gy)"]
+    counted = [f"this course: {shown} in {n} fraction{'s' if n > 1 else ''} (EQD2 {'<' if is_bound else '≤'} {_gy(e_this)} Gy)"]
     e_total = e_this
     blockers = []
     for label, total_fx, covers in _courses(case, obs):
