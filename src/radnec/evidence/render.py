@@ -109,13 +109,13 @@ def render_assessment(result: dict[str, Any], console) -> None:  # noqa: ANN001 
         + (f"\nwith cut-off uncertainty: {s['interval_cutoff']}" if s["interval_cutoff"] else "")
         + f"\nhypotheses: {s['space']}"
     )
-    if s["exclusion"]:
-        head += f"\n[bold red]{s['exclusion']}[/bold red]"
-    elif s["dose_note"]:
-        head += f"\n{s['dose_note']}"
-    if s["clinicians"]:
-        head += f"\n{s['clinicians']}"
     console.print(Panel(head, title=result.get("case_label") or "radnec assess", subtitle="decision support, not a diagnosis"))
+    if s["exclusion"]:
+        console.print(f"[bold red]{s['exclusion']}[/bold red]")
+    elif s["dose_note"]:
+        console.print(s["dose_note"])
+    if s["clinicians"]:
+        console.print(f"[bold]Beside the engine:[/bold] {s['clinicians']}")
 
     t = Table(title="Cues used (LR > 1 favours progression)")
     for col in ("cue", "value", "LR", "weight", "source"):
