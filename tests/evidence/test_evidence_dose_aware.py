@@ -40,6 +40,11 @@ def test_below_threshold_necrosis_is_excluded_and_says_why():
     assert not timing.used and "excluded by dose" in timing.reason
     sym = next(r for r in ev.items if r.observation == "growth_symmetry")
     assert not sym.used
+    from radnec.evidence.options import options
+
+    fits = {o.id: o for o in options(_case({"pattern": "out-of-field", "dmax_bound_gy": 3.4}), ev)}
+    assert fits["bevacizumab"].fit == "less suitable" and "excluded by dose" in fits["bevacizumab"].rationale[0]
+    assert fits["re_srs"].fit == "recommended to discuss"
 
 
 def test_at_or_above_threshold_necrosis_stays_possible():
