@@ -103,7 +103,7 @@ def render_assessment(result: dict[str, Any], console) -> None:  # noqa: ANN001 
     ev = result["evidence"]
     s = summary_lines(ev)
     head = (
-        f"[bold]P(tumour progression)[/bold]  prior {_pct(ev['prior_tp'])}"
+        f"[bold]{'P(tumour)' if s['exclusion'] else 'P(tumour progression)'}[/bold]  prior {_pct(ev['prior_tp'])}"
         + (f" (range {_pct(ev['prior_range'][0])}-{_pct(ev['prior_range'][1])})" if ev.get("prior_range") else "")
         + f"  →  posterior [bold]{s['headline']}[/bold]"
         + (f"\nwith cut-off uncertainty: {s['interval_cutoff']}" if s["interval_cutoff"] else "")
@@ -117,12 +117,15 @@ def render_assessment(result: dict[str, Any], console) -> None:  # noqa: ANN001 
     if s["clinicians"]:
         console.print(f"[bold]Beside the engine:[/bold] {s['clinicians']}")
 
-    t = Table(title="Cues used (LR > 1 favours progression)")
-    for col in ("cue", "value", "LR", "weight", "source"):
-        t.add_column(col, overflow="fold")
-    for it in s["used"]:
-        t.add_row(f"{it['label']}{_tags(it)}", f"{_fmt(it['value'])} ({it['result']})", f"{it['lr']:.2f}", f"{it['weight']:g}", short_source(it))
-    console.print(t)
+    if s["used"]:
+        t = Table(title="Cues used (LR > 1 favours progression)")
+        for col in ("cue", "value", "LR", "weight", "source"):
+            t.add_column(col, overflow="fold")
+        for it in s["used"]:
+            t.add_row(f"{it['label']}{_tags(it)}", f"{_fmt(it['value'])} ({it['result']})", f"{it['lr']:.2f}", f"{it['weight']:g}", short_source(it))
+        console.print(t)
+    else:
+        console.print("Cues used: none moved the probability from the prior.")
     if s["absent"]:
         console.print("Risk factors checked and absent (LR 1): " + "; ".join(it["label"] for it in s["absent"]))
     n = Table(title="Considered, not used")
