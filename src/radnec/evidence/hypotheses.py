@@ -35,6 +35,7 @@ class _Strict(BaseModel):
 
 class NecrosisThreshold(_Strict):
     single_fraction_gy: float = Field(gt=0)
+    population: Literal["mets", "glioma", "mixed", "other"]
     grade: Literal["measured", "derived", "expert-opinion"]
     basis: str
     sources: list[str] = Field(min_length=1)
@@ -42,6 +43,7 @@ class NecrosisThreshold(_Strict):
 
 class AlphaBeta(_Strict):
     value: float = Field(gt=0)
+    population: Literal["mets", "glioma", "mixed", "other"]
     grade: Literal["measured", "derived", "expert-opinion"]
     basis: str
 
@@ -49,6 +51,7 @@ class AlphaBeta(_Strict):
 class AnyViableTumour(_Strict):
     tumour: int = Field(ge=0)
     total: int = Field(gt=0)
+    population: Literal["mets", "glioma", "mixed", "other"]
     grade: Literal["measured", "derived", "expert-opinion"]
     basis: str
     sources: list[str] = Field(min_length=1)
