@@ -102,16 +102,18 @@ def dose_side(
         lesion.symmetry_detail = sym.to_dict()
     except RadnecError as exc:
         warnings.append(f"{name}: growth symmetry not assessed — {exc.message}")
-    _outside_grid(dose, mapped, lesion)
+    _outside_grid(dose, mapped, lesion, warnings)
 
 
-def _outside_grid(dose, mapped, lesion: Lesion) -> None:  # noqa: ANN001 - sitk.Image, MappedLesion
+def _outside_grid(dose, mapped, lesion: Lesion, warnings: list[str]) -> None:  # noqa: ANN001 - sitk.Image, MappedLesion
     """Dose bound for a lesion (partly) outside the dose grid; no growth symmetry out of field (issue 18)."""
     from radnec.case import DoseBound
     from radnec.dose.outside import outside_dose_bound
 
     bound = outside_dose_bound(dose, mapped, dmax_in_grid_gy=lesion.dose.dmax_gy if lesion.dose else None)
     lesion.dose_bound = DoseBound(**bound.to_contract()) if bound is not None else None
+    if bound is not None and lesion.dose is None:
+        warnings.append(f"{lesion.name}: dose bounded from above by the dose-grid boundary: {bound.shown}")
     if lesion.pattern == "out-of-field":
         lesion.growth_symmetry = "not applicable"
         lesion.symmetry_detail = {"reason": "out of field: there is no high-dose region the lesion could grow about"}
