@@ -18,7 +18,9 @@ from collections.abc import Sequence
 import numpy as np
 
 from radnec.evidence.engine import apply_weights, point_posterior
+from radnec.evidence.hypotheses import load_hypotheses
 from radnec.evidence.model import KnowledgeBase, logit
+from radnec.evidence.montecarlo import prior_log_odds, to_probability
 from radnec.evidence.result import EvidenceItem, HypothesisSpace, LeaveOneOut, MixedLesion
 
 
@@ -102,9 +104,6 @@ def mixed_lesion(
     seed
         Seed of the prior draws (a generator of its own, so the other draws do not change).
     """
-    from radnec.evidence.hypotheses import load_hypotheses
-    from radnec.evidence.montecarlo import prior_log_odds, to_probability
-
     avt = load_hypotheses().any_viable_tumour
     cite = kb.cite(avt.sources)
     if hyp.necrosis_excluded:
