@@ -22,7 +22,7 @@ from radnec import DISCLAIMER, __version__
 SCHEMA_VERSION = 2
 
 Pattern = Literal["in-field", "marginal", "out-of-field"]
-Symmetry = Literal["symmetric", "eccentric"]
+Symmetry = Literal["symmetric", "eccentric", "not applicable"]
 
 
 class _Model(BaseModel):
@@ -102,11 +102,23 @@ class LesionDose(_Model):
     details: dict[str, Any] = Field(default_factory=dict)
 
 
+class DoseBound(_Model):
+    """Upper bound of the plan dose in a lesion that lies (partly) outside the dose grid
+    (radnec.dose.outside): the dose there is below the highest dose on the grid boundary."""
+
+    dmax_upper_bound_gy: float
+    boundary_max_gy: float
+    outside_fraction: float
+    shown: str = Field(description="as printed, e.g. '< 3.4 Gy'")
+    basis: str
+
+
 class Lesion(_Model):
     name: str
     timepoints: list[Timepoint]
     growth: dict[str, Any] = Field(default_factory=dict)
     dose: LesionDose | None = None
+    dose_bound: DoseBound | None = Field(None, description="set when the lesion lies (partly) outside the dose grid")
     pattern: Pattern | None = None
     pattern_detail: dict[str, Any] = Field(default_factory=dict)
     growth_symmetry: Symmetry | None = None
@@ -143,6 +155,7 @@ __all__ = [
     "Timepoint",
     "CoveragePct",
     "LesionDose",
+    "DoseBound",
     "Lesion",
     "Analysis",
 ]

@@ -42,14 +42,16 @@ def base_and_extra(draw, *, same_family=False):
         if not (atom[3] & names):
             chosen.append(atom)
             names |= atom[3]
-    pool = [a for a in ATOMS if not (a[3] & names)]
+    # the extra result must not change the lesion's situation: 'pattern' re-weighs other items
+    # (extrapolation), so its ordering is tested in test_evidence_fragility.py
+    pool = [a for a in ATOMS if not (a[3] & names) and "pattern" not in a[3]]
     if same_family:
         families = {a[0].family for a in chosen}
         pool = [a for a in pool if a[0].family in families]
     if not pool:
         chosen = chosen[:1]
         names = set().union(*(a[3] for a in chosen)) if chosen else set()
-        pool = [a for a in ATOMS if not (a[3] & names)]
+        pool = [a for a in ATOMS if not (a[3] & names) and "pattern" not in a[3]]
         if same_family and chosen:
             pool = [a for a in pool if a[0].family == chosen[0][0].family]
     extra = draw(st.sampled_from(pool)) if pool else None

@@ -119,3 +119,41 @@ def test_assessment_without_a_case_file():
     assert out["case_label"] is None and len(out["options"]) == 9
     assert out["evidence"]["posterior_tp"] > out["evidence"]["prior_tp"]
     assert any("no measured imaging test" in w for w in out["evidence"]["warnings"])
+
+
+def test_seed_case_accounts_for_every_cue_of_the_thread(seed, capsys):
+    """Issue 18: every fact of the thread is in the example; each cue is used (LR + source) or listed as
+    considered-not-used (with the reason); leave-one-out; the board's 1:3 (= 0.75) beside the engine's."""
+    case, ev = seed
+    assert case.lesion.enhancement_pattern == "nodular" and case.primary_histology == "nsclc"
+    assert case.srs.fractions == 1 and case.srs.days_since == 487 and case.lesion.pattern == "in-field"
+    (a, b) = case.lesion.history
+    assert (a.longest_diameter_mm, b.longest_diameter_mm, b.days_since_srs - a.days_since_srs) == (15, 35, 42)
+    assert case.steroids.response == "improved" and case.steroids.worsened_on_taper
+    rows = {r.observation: r for r in ev.items}
+    cues = ("days_since_srs", "enhancement_pattern", "volume_doubling_time_days", "steroid_course", "primary_histology", "srs_fractions", "pattern")
+    for cue in cues:
+        r = rows[cue]
+        if r.used:
+            assert r.lr is not None and r.citation, cue
+        else:
+            assert r.reason, cue
+    assert rows["enhancement_pattern"].used and rows["enhancement_pattern"].grade == "expert-opinion"
+    assert not rows["volume_doubling_time_days"].used and "Ocana-Tienda" in rows["volume_doubling_time_days"].reason
+    assert rows["volume_doubling_time_days"].value == round(42 * 0.6931471805599453 / (3 * 0.8472978603872037), 1)
+    assert not rows["steroid_course"].used and "respond" in rows["steroid_course"].reason
+    # leave-one-out: the timing item from 35 lesions with a post-hoc cut-off is flagged
+    timing = next(lo for lo in ev.leave_one_out if lo.item == "timing_narloch")
+    assert timing.fragile and timing.posterior_without > ev.posterior_tp
+    assert any(w.startswith("FRAGILE") for w in ev.warnings)
+    assert ev.interval95_cutoff[1] > ev.interval95[1]
+    # the thread's estimate: necrosis : progression = 1 : 3 -> 0.75, beside the engine's
+    est = ev.clinician_estimate
+    assert est.p_progression == 0.75 and "1 : 3" in est.wording and est.engine_posterior == ev.posterior_tp
+    assert main(["assess", str(SEED)]) == 0
+    text = " ".join(capsys.readouterr().out.split())
+    assert "tumour board's estimate 75 %" in text and f"engine {100 * ev.posterior_tp:.0f} %" in text
+    assert "Considered, not used" in text and "Leave one out" in text and "Cues used" in text
+    assert main(["assess", str(SEED), "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)["evidence"]
+    assert out["clinician_estimate"]["p_progression"] == 0.75 and out["leave_one_out"] and out["mixed"]

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import math
 from pathlib import Path
 from typing import Literal
 
@@ -85,6 +86,37 @@ class Steroids(_Strict):
     dose_mg_per_day: float | None = Field(default=None, ge=0, le=100, description="Current dexamethasone dose.")
 
 
+class PriorCourse(_Strict):
+    """An earlier radiation course (before this SRS, or an earlier SRS to the same site)."""
+
+    kind: Literal["wbrt", "srs", "fsrt", "other"]
+    total_dose_gy: float | None = Field(default=None, gt=0, le=100, description="Total dose to the lesion's site, Gy.")
+    fractions: int | None = Field(default=None, ge=1, le=40)
+    covers_lesion: bool | None = Field(
+        default=None, description="The course irradiated the lesion's site (WBRT always does; unknown = may have)."
+    )
+    note: str | None = None
+
+    def describe(self) -> str:
+        names = {"wbrt": "prior WBRT", "srs": "earlier SRS", "fsrt": "earlier fractionated SRT", "other": "earlier radiotherapy"}
+        dose = f" {self.total_dose_gy:g} Gy" if self.total_dose_gy is not None else ""
+        fx = f"/{self.fractions}" if self.fractions is not None and self.total_dose_gy is not None else ""
+        return names[self.kind] + dose + fx
+
+    def eqd2_ready(self) -> tuple[float, int] | None:
+        """(total Gy, fractions) when both are known, else None."""
+        if self.total_dose_gy is None or self.fractions is None:
+            return None
+        return self.total_dose_gy, self.fractions
+
+
+class ClinicianEstimateIn(_Strict):
+    """The tumour board's own estimate, shown beside the engine's; never used in the computation."""
+
+    p_progression: float = Field(gt=0, lt=1)
+    wording: str | None = None
+
+
 class DiameterPoint(_Strict):
     days_since_srs: int = Field(ge=0)
     longest_diameter_mm: float = Field(gt=0, le=200)
@@ -102,6 +134,25 @@ class Lesion(_Strict):
     mass_effect: bool | None = None
     pattern: Literal["in-field", "marginal", "out-of-field"] | None = None
     growth_symmetry: Literal["symmetric", "eccentric"] | None = None
+    enhancement_pattern: Literal["solid", "nodular", "rim", "soap_bubble", "cystic"] | None = None
+    t1_t2_match: Literal["match", "mismatch"] | None = None
+    growth_on_steroids: bool | None = None
+    growth_on_bevacizumab: bool | None = None
+    dmax_gy: float | None = Field(default=None, ge=0, le=200, description="Max dose of this SRS course in the lesion, Gy.")
+    dmax_bound_gy: float | None = Field(
+        default=None, ge=0, le=200, description="Upper bound of this course's dose where the lesion lies outside the dose grid, Gy."
+    )
+
+    def doubling_time_days(self) -> float | None:
+        """Volume doubling time (d) over the last growing interval of ``history`` (sphere from diameters)."""
+        pts = sorted(self.history, key=lambda p: p.days_since_srs)
+        if len(pts) < 2:
+            return None
+        a, b = pts[-2], pts[-1]
+        dt_days = b.days_since_srs - a.days_since_srs
+        if dt_days <= 0 or b.longest_diameter_mm <= a.longest_diameter_mm:
+            return None
+        return dt_days * math.log(2.0) / (3.0 * math.log(b.longest_diameter_mm / a.longest_diameter_mm))
 
 
 class TestResult(_Strict):
@@ -124,6 +175,9 @@ class ClinicalCase(_Strict):
     )
     srs: SRS = Field(default_factory=SRS)
     prior_wbrt: bool = False
+    prior_courses: list[PriorCourse] = Field(default_factory=list, description="Earlier radiation courses.")
+    nsclc_driver_mutation: Literal["egfr", "alk", "none", "unknown"] | None = None
+    clinician_estimate: ClinicianEstimateIn | None = None
     immunotherapy: Immunotherapy = Field(default_factory=Immunotherapy)
     her2_adc: Her2ADC | None = None
     symptoms: Literal["none", "mild", "moderate", "severe"] | None = None
@@ -168,6 +222,15 @@ class ClinicalCase(_Strict):
         add("longest_diameter_mm", self.lesion.diameter_now_mm, "mm")
         add("pattern", self.lesion.pattern)
         add("growth_symmetry", self.lesion.growth_symmetry)
+        add("enhancement_pattern", self.lesion.enhancement_pattern)
+        add("t1_t2_match", self.lesion.t1_t2_match)
+        add("growth_on_steroids", self.lesion.growth_on_steroids)
+        add("growth_on_bevacizumab", self.lesion.growth_on_bevacizumab)
+        add("lesion_dmax_gy", self.lesion.dmax_gy, "Gy")
+        add("lesion_dmax_bound_gy", self.lesion.dmax_bound_gy, "Gy")
+        vdt = self.lesion.doubling_time_days()
+        add("volume_doubling_time_days", None if vdt is None else round(vdt, 1), "d")
+        add("nsclc_driver_mutation", self.nsclc_driver_mutation)
         for test in self.tests_done:
             out.append(
                 Observation(

@@ -43,6 +43,7 @@ Family = Literal[
     "reirradiation",
 ]
 Scalar = bool | float | str
+PatternName = Literal["in-field", "marginal", "out-of-field"]
 
 
 class _Strict(BaseModel):
@@ -176,6 +177,28 @@ class ObservationSpec(_Strict):
     note: str | None = None
 
 
+class Situation(_Strict):
+    """The situation an item was measured in, so that the engine can tell when it is applied outside it.
+
+    ``patterns``: where the lesions of the source lay relative to the treated target (a biopsy series of
+    lesions enlarging at the treated site is ``[in-field]``); ``outside``: what happens for a lesion of
+    another pattern (``extrapolate``: used, marked extrapolated and shrunk by
+    ``conventions.extrapolation_shrinkage``; ``not-applicable``: not used, with the reason).
+    ``contrast``: ``tissue`` — the item tells viable tumour from non-tumour tissue (imaging tests), so it
+    stays usable when radiation necrosis is excluded; ``course`` — it weighs necrosis against progression
+    at an irradiated site (timing, dose, therapy, geometry) and does not apply once necrosis is excluded.
+    ``reference``: the reference standard; ``n_lesions`` and ``cutoff`` feed the fragility warnings.
+    """
+
+    patterns: list[PatternName] = Field(min_length=1)
+    outside: Literal["extrapolate", "not-applicable"] = "extrapolate"
+    contrast: Literal["tissue", "course"]
+    reference: Literal["histology", "follow-up", "mixed", "incidence", "expert"]
+    setting: str = Field(min_length=1)
+    n_lesions: int | None = Field(default=None, gt=0)
+    cutoff: Literal["prespecified", "post-hoc", "categorical", "unknown"] = "categorical"
+
+
 class Item(_Strict):
     """One evidence item: maps an observation to a result (+/−) with a likelihood ratio."""
 
@@ -185,6 +208,7 @@ class Item(_Strict):
     population: Population
     grade: Grade
     observation: str
+    situation: Situation
     sources: list[str] = Field(min_length=1)
     unverified: bool = False
     extrapolated: bool = False
@@ -305,6 +329,7 @@ class KnowledgeBase(_Strict):
         required = (
             "lr_cap_max", "lr_cap_min", "expert_lr_bounds", "family_shrinkage", "default_n_per_class",
             "decision_bands", "biopsy_sampling_sensitivity", "large_lesion_mm", "good_kps",
+            "extrapolation_shrinkage", "fragile_odds_factor", "small_study_lesions", "cutoff_optimism_shrinkage",
         )
         missing = [k for k in required if k not in self.conventions]
         missing += [f"texts.{k}" for k in ("mixed_caveat", "dependence_warning", "reference_standard", "biopsy_meaning") if k not in self.texts]
@@ -443,6 +468,7 @@ def logit(p: float) -> float:
 __all__ = [
     "KnowledgeBase",
     "Item",
+    "Situation",
     "Accuracy",
     "Counts",
     "Proportion",

@@ -24,6 +24,9 @@ KNOWN_NAMES: dict[str, tuple[str, str | None]] = {
     # timing / kinetics
     "days_since_srs": ("number", "d"),
     "volume_growth_pct_per_month": ("number", "%/month"),
+    "volume_doubling_time_days": ("number", "d"),
+    "growth_on_steroids": ("bool", None),
+    "growth_on_bevacizumab": ("bool", None),
     "rano_bm_category": ("category", None),
     "longest_diameter_mm": ("number", "mm"),
     # morphology
@@ -31,11 +34,16 @@ KNOWN_NAMES: dict[str, tuple[str, str | None]] = {
     "enhancement_pattern": ("category", None),
     "lesion_quotient": ("number", "1"),
     "necrotic_fraction": ("number", "1"),
+    "t1_t2_match": ("category", None),
     # geometry / dose side
     "pattern": ("category", None),
     "growth_symmetry": ("category", None),
     "lesion_dmin_gy": ("number", "Gy"),
     "coverage_rx100_pct": ("number", "%"),
+    "lesion_dmax_gy": ("number", "Gy"),
+    "lesion_dmax_bound_gy": ("number", "Gy"),
+    "lesion_d50_gy": ("number", "Gy"),
+    "coverage_rx50_pct": ("number", "%"),
     "v12_cc": ("number", "cm3"),
     # perfusion
     "dsc_rcbv_max": ("number", "ratio to contralateral white matter"),
@@ -65,6 +73,7 @@ KNOWN_NAMES: dict[str, tuple[str, str | None]] = {
     "repeat_srs": ("bool", None),
     "prior_wbrt": ("bool", None),
     "primary_histology": ("category", None),
+    "nsclc_driver_mutation": ("category", None),
     "steroid_course": ("category", None),
 }
 

@@ -60,6 +60,8 @@ class _Context:
         self.voi = evidence.value_of_information
         self.biopsy = evidence.biopsy
         self.repeat_srs = c.srs.repeat_srs
+        hyp = getattr(evidence, "hypotheses", None)
+        self.necrosis_excluded = bool(hyp is not None and hyp.necrosis_excluded)
 
     @property
     def p_text(self) -> str:
@@ -102,6 +104,8 @@ def _steroids(x: _Context) -> tuple[Fit, list[str]]:
 
 def _bevacizumab(x: _Context) -> tuple[Fit, list[str]]:
     why = []
+    if x.necrosis_excluded:
+        return LESS, ["radiation necrosis is excluded by dose: bevacizumab as a necrosis treatment does not apply"]
     if not (x.symptomatic or x.steroid_dependent or x.mild):
         return LESS, ["no symptoms and not steroid-dependent: no indication for bevacizumab yet"]
     if x.band == "leans progression":
@@ -167,6 +171,11 @@ def _biopsy(x: _Context, resection_fit: Fit) -> tuple[Fit, list[str]]:
 
 
 def _re_srs(x: _Context) -> tuple[Fit, list[str]]:
+    if x.necrosis_excluded:
+        return RECOMMENDED, [
+            f"{x.p_text}: a new or distant lesion that received no necrosis-capable dose; radiosurgery of the new "
+            "lesion is not a re-irradiation of the treated site"
+        ]
     if x.band == "leans progression":
         why = [f"{x.p_text}: re-irradiation treats progression"]
         if x.repeat_srs:

@@ -15,22 +15,22 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from radnec.evidence.engine import Context, band_of, evaluate, posterior_for
 from radnec.evidence.model import KnowledgeBase
 from radnec.evidence.observations import Observation
+from radnec.evidence.result import BiopsyMeaning, VOIEntry
 
 HYPOTHETICAL = "hypothetical (value of information)"
 
 
 def _procedure_done(proc_id: str, obs: Mapping[str, Observation], kb: KnowledgeBase) -> bool:
-    from radnec.evidence.bayes import evaluate
-
     return any(item.procedure == proc_id and evaluate(item, obs)[0] is not None for item in kb.items)
 
 
-def value_of_information(obs: Mapping[str, Observation], prior: float, current: float, kb: KnowledgeBase) -> list:
-    """VOI entries (``radnec.evidence.bayes.VOIEntry``) for every procedure not yet done."""
-    from radnec.evidence.bayes import VOIEntry, band_of, posterior_for
-
+def value_of_information(
+    obs: Mapping[str, Observation], prior: float, current: float, kb: KnowledgeBase, context: Context | None = None
+) -> list[VOIEntry]:
+    """VOI entries for every procedure not yet done (``context``: the lesion's situation, kept fixed)."""
     out = []
     for proc in kb.procedures:
         if _procedure_done(proc.id, obs, kb):
@@ -44,7 +44,7 @@ def value_of_information(obs: Mapping[str, Observation], prior: float, current: 
             hyp = dict(obs)
             for name, value in values.items():
                 hyp[name] = Observation(name=name, value=value, source=HYPOTHETICAL)
-            results[label] = posterior_for(hyp, prior, kb)
+            results[label] = posterior_for(hyp, prior, kb, context)
         q_pos, q_neg = results["+"], results["−"]
         if q_pos - q_neg <= 1e-12:
             p_pos = 0.5
@@ -70,12 +70,10 @@ def value_of_information(obs: Mapping[str, Observation], prior: float, current: 
     return out
 
 
-def biopsy_meaning(current: float, kb: KnowledgeBase):  # noqa: ANN201 - BiopsyMeaning
+def biopsy_meaning(current: float, kb: KnowledgeBase) -> BiopsyMeaning:
     """What a needle biopsy would mean at the current probability, over the sampling-sensitivity
     range of ``conventions.biopsy_sampling_sensitivity`` (expert opinion; specificity taken as 1:
     tumour seen in the sample is taken as proof that viable tumour is present)."""
-    from radnec.evidence.bayes import BiopsyMeaning
-
     s_lo, s_hi = kb.convention_pair("biopsy_sampling_sensitivity")
 
     def post_neg(s: float) -> float:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from radnec.case import CoveragePct, Lesion, LesionDose
+from radnec.case import CoveragePct, DoseBound, Lesion, LesionDose
 from radnec.errors import RadnecError
 from radnec.pipeline.persist import load_json, save_json
 from radnec.pipeline.state import CaseInputs, Fusion, LesionTrack, PlanResult, Study
@@ -70,6 +70,7 @@ def dose_side(
     lesion.pattern_detail = block["pattern_detail"]
     lesion.growth_symmetry = block["growth_symmetry"]
     lesion.symmetry_detail = block["symmetry_detail"]
+    lesion.dose_bound = DoseBound(**block["dose_bound"]) if block["dose_bound"] is not None else None
     warnings.extend(block["warnings"])
 
 
@@ -140,7 +141,22 @@ def _compute(
         out["symmetry_detail"] = sym.to_dict()
     except RadnecError as exc:
         warnings.append(f"{name}: growth symmetry not assessed — {exc.message}")
+    _outside_grid(dose, mapped, out, name)
     return out
+
+
+def _outside_grid(dose: Any, mapped: Any, out: dict[str, Any], name: str) -> None:
+    """Dose bound for a lesion (partly) outside the dose grid; no growth symmetry out of field (issue 18)."""
+    from radnec.dose.outside import outside_dose_bound
+
+    dmax = out["dose"]["dmax_gy"] if out["dose"] is not None else None
+    bound = outside_dose_bound(dose, mapped, dmax_in_grid_gy=dmax)
+    out["dose_bound"] = bound.to_contract() if bound is not None else None
+    if bound is not None and out["dose"] is None:
+        out["warnings"].append(f"{name}: dose bounded from above by the dose-grid boundary: {bound.shown}")
+    if out["pattern"] == "out-of-field":
+        out["growth_symmetry"] = "not applicable"
+        out["symmetry_detail"] = {"reason": "out of field: there is no high-dose region the lesion could grow about"}
 
 
 __all__ = ["DVH_BIN_GY", "dose_side", "earliest_enlarging"]

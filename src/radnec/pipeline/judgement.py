@@ -37,42 +37,21 @@ def _imaging_observations(case: CaseInputs, track: LesionTrack, lesion: Lesion, 
 def evidence_stage(
     case: CaseInputs, track: LesionTrack, lesion: Lesion, plan: PlanSummary, *, draws: int, skipped: list[str]
 ) -> None:
-    """Fill ``lesion.evidence`` and ``lesion.options``."""
-    from radnec.evidence.observations import Observation
+    """Fill ``lesion.evidence`` and ``lesion.options`` (observations: :mod:`radnec.evidence.from_lesion`)."""
+    from radnec.evidence.from_lesion import lesion_observations
     from radnec.evidence.options import assessment
     from radnec.lesion.longitudinal import observations
 
-    clinical = case.clinical
-    obs: list[Any] = []
+    measured: list[Any] = []
     followed = [track.at[tp.label].measures for tp in case.followups if tp.label in track.at]
     if not followed:
         # Only the planning (pre-treatment) scan was measured: it says nothing about the enlargement.
         skipped.append(f"{lesion.name}: not segmented on any follow-up, so no morphology or timing evidence from images")
-    elif track.course is not None:
-        obs.extend(observations(track.course, source="morphology"))
-    else:  # no course (e.g. missing dates): the latest follow-up alone
-        obs.extend(observations(followed[-1], source="morphology"))
-    latest_days = followed[-1].days_since_srs if followed else None
-    if latest_days is not None and (clinical is None or clinical.srs.days_since is None):
-        obs.append(Observation(name="days_since_srs", value=latest_days, unit="d", source="images: study dates"))
-    if lesion.pattern:
-        obs.append(Observation(name="pattern", value=lesion.pattern, source="dose side"))
-    if lesion.growth_symmetry:
-        obs.append(Observation(name="growth_symmetry", value=lesion.growth_symmetry, source="dose side"))
-    if lesion.dose is not None:
-        obs.append(Observation(name="lesion_dmin_gy", value=lesion.dose.dmin_gy, unit="Gy", source="dose side"))
-        obs.append(Observation(name="coverage_rx100_pct", value=lesion.dose.coverage_pct.rx100, unit="%", source="dose side"))
-    if clinical is None or clinical.srs.fractions is None:
-        obs.append(Observation(name="srs_fractions", value=plan.fractions, unit="1", source="plan"))
-    if clinical is None or clinical.srs.prescription_gy is None:
-        target = track.target
-        obs.append(
-            Observation(name="srs_prescription_gy", value=target.prescription_gy, unit="Gy", source=f"plan ({target.source})")
-        )
-    if plan.v12_cc is not None and plan.fractions == 1:
-        obs.append(Observation(name="v12_cc", value=plan.v12_cc, unit="cm3", source="plan"))
-    obs.extend(_imaging_observations(case, track, lesion, skipped))
-    result = assessment(clinical, obs, draws=draws, seed=0)
+    else:  # the course, or without one (e.g. missing dates) the latest follow-up alone
+        measured.extend(observations(track.course if track.course is not None else followed[-1], source="morphology"))
+    measured.extend(_imaging_observations(case, track, lesion, skipped))
+    obs = lesion_observations(lesion, plan, case.clinical, measured=measured)
+    result = assessment(case.clinical, obs, draws=draws, seed=0)
     lesion.evidence = result["evidence"]
     lesion.options = result["options"]
 

@@ -35,6 +35,7 @@ from radnec import DISCLAIMER
 from radnec.errors import InputError
 from radnec.report.formatting import as_list, cite, fmt, pct
 from radnec.report.sections import block, dose_rows, evidence_view, kv_rows, options_view, plan_rows, timepoint_rows
+from radnec.evidence.render import summary_lines
 
 if TYPE_CHECKING:  # pragma: no cover
     from radnec.case import Analysis, Lesion
@@ -211,6 +212,8 @@ def _lesion_view(lesion: Lesion, figs: _Figures, single: bool) -> dict[str, Any]
         "growth": block(lesion.growth),
         "imaging": block(lesion.imaging),
         "evidence": evidence_view(ev),
+        "ev_summary": summary_lines(ev) if ev else None,  # hypotheses, leave-one-out, mixed (evidence.render)
+        "dose_bound": lesion.dose_bound,
         "options": options_view(options),
         "fig": {kind: g(kind) for kind in _LESION_KINDS},
     }
