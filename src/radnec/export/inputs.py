@@ -49,6 +49,32 @@ class FollowupExport:
 
 
 @dataclass(frozen=True)
+class ExportInputs:
+    """Everything :func:`radnec.export.bundle.export_case` needs about one analysed case, as the
+    pipeline's workspace provides it (``radnec.pipeline.workspace.load_export_inputs``).
+
+    Attributes
+    ----------
+    analysis
+        The case's :class:`radnec.case.Analysis` (``analysis.json``).
+    planning_files
+        The planning T1c series' DICOM files.
+    followups
+        The follow-ups in time order.
+    planning_lesions
+        Optional baseline compartments on the planning T1c grid.
+    report_html
+        The case's ``report.html`` if there is one (for ``--pdf``).
+    """
+
+    analysis: object
+    planning_files: Sequence[Path]
+    followups: Sequence[FollowupExport]
+    planning_lesions: Mapping[str, Compartments] | None = None
+    report_html: Path | None = None
+
+
+@dataclass(frozen=True)
 class SourceSeries:
     """A DICOM image series as the exported objects reference it.
 
@@ -114,4 +140,4 @@ def read_source_series(files: Sequence[str | Path]) -> SourceSeries:
     return SourceSeries(image=image, datasets=[s[0] for s in slots], files=[s[1] for s in slots])
 
 
-__all__ = ["FollowupExport", "SourceSeries", "read_source_series"]
+__all__ = ["FollowupExport", "ExportInputs", "SourceSeries", "read_source_series"]
