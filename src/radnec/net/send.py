@@ -1,9 +1,10 @@
 """C-STORE SCU: send DICOM files to a peer (PACS, TPS, ``radnec listen``) with pynetdicom.
 
 Each file is sent as it is encoded on disk (pynetdicom sends a file path without decoding it),
-so the receiver gets the same bytes. Presentation contexts are proposed per SOP class with the
-files' own transfer syntaxes (plus explicit and implicit VR little endian); more than 128 SOP
-classes are sent over several associations. Every object the peer refuses is reported with its
+so the receiver gets the same bytes. One presentation context is proposed per SOP class and
+transfer syntax of the files, with that syntax alone; more than 128 such pairs are sent over
+several associations. A peer that accepts no context for a file's class and syntax gets nothing
+for that file, and the file is reported (radnec does not transcode). Every object the peer refuses is reported with its
 file and the DIMSE status; :func:`send` never stops at the first refusal.
 """
 
@@ -120,7 +121,6 @@ def send(
     SendError
         No association could be established at all (peer down, AE title refused).
     """
-    from pydicom.uid import ExplicitVRLittleEndian, ImplicitVRLittleEndian
     from pynetdicom import AE, evt
 
     from radnec.net.tcp import no_delay
@@ -135,41 +135,40 @@ def send(
             result.failed.append((Path(f), head))
             continue
         by_class.setdefault(head[0], []).append((Path(f), head[1]))
-    classes = sorted(by_class)
-    for start in range(0, len(classes), MAX_CONTEXTS):
-        batch = classes[start:start + MAX_CONTEXTS]
+    # one presentation context per (SOP class, transfer syntax) with that syntax alone: acceptors
+    # choose among a context's syntaxes by their own preference (pynetdicom: implicit VR first),
+    # which would make the sender re-encode the file; a single syntax keeps it byte for byte
+    pairs = sorted({(sop_class, ts) for sop_class, items in by_class.items() for _, ts in items})
+    for start in range(0, len(pairs), MAX_CONTEXTS):
+        batch = pairs[start:start + MAX_CONTEXTS]
         ae = AE(ae_title=calling_ae)
         ae.acse_timeout = ae.dimse_timeout = ae.network_timeout = timeout_s
-        for sop_class in batch:
-            # the files' own syntaxes first: the acceptor takes the first it supports, and a file
-            # sent in its own syntax goes out byte for byte, without decoding
-            own = sorted({ts for _, ts in by_class[sop_class]})
-            syntaxes = own + [ts for ts in (ExplicitVRLittleEndian, ImplicitVRLittleEndian) if ts not in own]
-            ae.add_requested_context(sop_class, syntaxes)
+        for sop_class, ts in batch:
+            ae.add_requested_context(sop_class, [ts])
+        todo = [(path, ts) for sop_class, ts in batch for path, t in by_class[sop_class] if t == ts]
         assoc = ae.associate(to.host, to.port, ae_title=to.ae_title, evt_handlers=[(evt.EVT_CONN_OPEN, no_delay)])
         if not assoc.is_established:
             why = "rejected the association (check the called AE title and that it accepts ours)" if assoc.is_rejected \
                 else "could not be reached or aborted the association"
-            raise SendError(f"{to} {why}; nothing sent from this batch of {sum(len(by_class[c]) for c in batch)} files")
+            raise SendError(f"{to} {why}; nothing sent from this batch of {len(todo)} files")
         try:
-            for sop_class in batch:
-                for path, _ts in by_class[sop_class]:
-                    if not assoc.is_established:
-                        result.failed.append((path, "association lost before this object was sent"))
-                        continue
-                    try:
-                        status = assoc.send_c_store(path)
-                    except ValueError as exc:  # no accepted presentation context for it
-                        result.failed.append((path, f"not sent: {exc}"))
-                        continue
-                    code = int(getattr(status, "Status", -1)) if status else -1
-                    if code == -1:
-                        result.failed.append((path, "no response (timeout or association aborted)"))
-                    elif code == 0x0000 or 0xB000 <= code <= 0xBFFF:
-                        result.sent.append(path)
-                    else:
-                        result.failed.append((path, f"refused by {to}: status 0x{code:04X} "
-                                                    f"({STATUS_TEXT.get(code, 'failure')})"))
+            for path, ts in todo:
+                if not assoc.is_established:
+                    result.failed.append((path, "association lost before this object was sent"))
+                    continue
+                try:
+                    status = assoc.send_c_store(path)
+                except ValueError:  # the peer accepted no presentation context for it
+                    result.failed.append((path, f"not sent: {to} does not accept its SOP class in transfer syntax {ts}"))
+                    continue
+                code = int(getattr(status, "Status", -1)) if status else -1
+                if code == -1:
+                    result.failed.append((path, "no response (timeout or association aborted)"))
+                elif code == 0x0000 or 0xB000 <= code <= 0xBFFF:
+                    result.sent.append(path)
+                else:
+                    result.failed.append((path, f"refused by {to}: status 0x{code:04X} "
+                                                f"({STATUS_TEXT.get(code, 'failure')})"))
         finally:
             if assoc.is_established:
                 assoc.release()
