@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import shutil
 import subprocess
 from pathlib import Path
@@ -14,21 +13,11 @@ SCENARIOS = ("necrosis", "marginal", "infield")
 
 
 @pytest.fixture(scope="session")
-def phantom_case(tmp_path_factory):
-    """Factory: (case folder, truth) of a 2 mm phantom, generated once per scenario."""
-    from radnec.phantom.generate import generate_case
+def phantom_case():
+    """Factory: (case folder, truth) of a 2 mm phantom, generated once per scenario and process."""
+    from tests.export.phantoms import phantom
 
-    root = tmp_path_factory.mktemp("export-phantoms")
-    cache: dict[str, tuple[Path, dict]] = {}
-
-    def make(scenario: str) -> tuple[Path, dict]:
-        if scenario not in cache:
-            folder = root / scenario
-            generate_case(scenario, 2, folder, voxel_mm=2.0, months=[12])
-            cache[scenario] = (folder, json.loads((folder / "truth.json").read_text()))
-        return cache[scenario]
-
-    return make
+    return phantom
 
 
 @pytest.fixture(scope="session")

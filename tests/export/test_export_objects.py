@@ -105,12 +105,13 @@ def test_rtstruct_on_the_planning_series_through_a_rigid_transform_keeps_the_vol
     analysis, planning_files, followups = phantom_export_inputs(*phantom_case("necrosis"))
     rigid = sitk.CompositeTransform(followups[0].transform).GetNthTransform(0)
     assert rigid.GetName() == "Euler3DTransform"
-    fu = dataclasses.replace(followups[0], transform=rigid)
+    # the compartments inside the lesion (the large oedema ring would only slow the test down)
+    lesions = {n: dataclasses.replace(c, edema=None) for n, c in followups[0].lesions.items()}
+    fu = dataclasses.replace(followups[0], transform=rigid, lesions=lesions)
     export_case(analysis=analysis, planning_files=planning_files, followups=[fu], to=tmp_path)
     ss = read_rtstruct(tmp_path / "RTSTRUCT_planning.dcm")
     tp = analysis.lesions[0].timepoints[0]
-    for abbr, want in (("LES", tp.details["lesion_cc"]), ("ENH", tp.enhancing_cc), ("NEC", tp.necrotic_cc),
-                       ("EDE", tp.edema_cc)):
+    for abbr, want in (("LES", tp.details["lesion_cc"]), ("ENH", tp.enhancing_cc), ("NEC", tp.necrotic_cc)):
         assert want and want >= SMALL_CC
         assert roi_volume_cc(ss.roi(f"L1_{abbr}_FU1")) == pytest.approx(want, rel=VOLUME_TOLERANCE), abbr
 

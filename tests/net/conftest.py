@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import json
 import socket
 import struct
 from pathlib import Path
@@ -12,13 +11,11 @@ import pytest
 
 
 @pytest.fixture(scope="session")
-def phantom_dicom(tmp_path_factory) -> tuple[Path, dict]:
-    """(case folder, truth) of a 2 mm phantom with one follow-up: 367 DICOM instances."""
-    from radnec.phantom.generate import generate_case
+def phantom_dicom() -> tuple[Path, dict]:
+    """(case folder, truth) of the export tests' 2 mm marginal phantom: ≈ 360 DICOM instances."""
+    from tests.export.phantoms import phantom
 
-    folder = tmp_path_factory.mktemp("net-phantom") / "case"
-    generate_case("marginal", 3, folder, voxel_mm=2.0, months=[3])
-    return folder, json.loads((folder / "truth.json").read_text())
+    return phantom("marginal")
 
 
 def free_port() -> int:
