@@ -25,7 +25,7 @@ from tests.net.conftest import body_sha256, free_port, sop_instance_uid
 
 @pytest.fixture()
 def orthanc(tmp_path):
-    exe = shutil.which("Orthanc")
+    exe = shutil.which("Orthanc") or next((p for p in ("/usr/sbin/Orthanc",) if Path(p).is_file()), None)
     if exe is None:
         pytest.skip("Orthanc not installed (Debian package orthanc; .ci/run installs it)")
     dicom_port, http_port = free_port(), free_port()
