@@ -85,6 +85,23 @@ def _roi_specs(
     return specs
 
 
+def _registrations(fusion, *, reference: Dataset) -> dict[str, Dataset]:  # noqa: ANN001 - FusionResult
+    """The fusion's REG datasets by file name, built by :mod:`radnec.fuse.dicom_reg` (the same
+    objects as ``radnec fuse`` writes) and pseudonymised here with the rest of the export.
+    Laterality (General Series, Type 2C) is added empty: dciodvfy asks for it in the Deformable
+    Spatial Registration IOD and the brain is not a paired organ."""
+    from radnec.fuse.dicom_reg import deformable_registration, spatial_registration
+
+    uids = {"fixed_frame_uid": fusion.fixed_frame_uid, "moving_frame_uid": fusion.moving_frame_uid}
+    out = {"reg_rigid.dcm": spatial_registration(fusion.rigid, reference=reference, **uids)}
+    if fusion.deformation is not None:
+        out["reg_deformable.dcm"] = deformable_registration(fusion.rigid, fusion.deformation, reference=reference, **uids)
+    for ds in out.values():
+        if "Laterality" not in ds:
+            ds.Laterality = ""
+    return out
+
+
 def export_case(
     *,
     analysis: Analysis,
@@ -156,11 +173,9 @@ def export_case(
         seg, infos = seg_dataset(source=source, lesions=fu.lesions, timepoint=fu.label)
         segs.append(ExportedSeg(dataset=seg, timepoint=fu.label, segments=infos))
         if fu.fusion is not None:
-            from radnec.fuse.dicom_reg import write_registrations
-
-            paths = write_registrations(fu.fusion, to / f"REG_{tag}", reference=planning.first,
-                                        deidentify=deidentify, pseudonym=pseudo)
-            written.extend(paths.values())
+            for name, reg in _registrations(fu.fusion, reference=planning.first).items():
+                (to / f"REG_{tag}").mkdir(exist_ok=True)
+                save(reg, f"REG_{tag}/{name}")
     save(rtstruct_dataset(source=planning, rois=planning_specs, label="RADNEC"), "RTSTRUCT_planning.dcm")
     if segs:
         report = measurement_report(analysis=analysis, segs=segs, dates=dates)
