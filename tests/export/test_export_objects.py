@@ -7,7 +7,6 @@ import pydicom
 import pytest
 import SimpleITK as sitk
 
-from radnec.geometry import mask_volume_cc
 from radnec.ingest.rtstruct import read_rtstruct, roi_volume_cc
 from radnec.ingest.seg import read_seg
 from tests.export.conftest import SCENARIOS, dciodvfy_errors
@@ -158,10 +157,8 @@ def test_sr_numbers_equal_the_analysis(exported, scenario):
     for g in groups:
         ref = g.referenced_segment
         assert ref.referenced_sop_instance_uid == seg.SOPInstanceUID
-        label = segment_labels[ref.referenced_segment_numbers[0]] if hasattr(ref, "referenced_segment_numbers") \
-            else segment_labels[int(ref.ReferencedSOPSequence[0].ReferencedSegmentNumber[0]
-                                    if isinstance(ref.ReferencedSOPSequence[0].ReferencedSegmentNumber, list)
-                                    else ref.ReferencedSOPSequence[0].ReferencedSegmentNumber)]
+        label = segment_labels[int(ref.referenced_segment_numbers[0])]
+        assert ref.source_series_for_segmentation is not None
         for m in g.get_measurements():
             values[(label, m.name.meaning)] = m.value
         for e in g.get_qualitative_evaluations():

@@ -9,7 +9,6 @@ import sys
 import time
 from pathlib import Path
 
-import pytest
 
 from radnec.cli import main
 from radnec.net.listen import INCOMING, start
