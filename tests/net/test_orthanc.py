@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import socket
 import subprocess
 import time
 import urllib.error
@@ -51,6 +52,15 @@ def orthanc(tmp_path):
             if proc.poll() is not None or time.monotonic() > deadline:
                 proc.kill()
                 pytest.fail(f"Orthanc did not start: {(tmp_path / 'orthanc.log').read_text()[-500:]}")
+            time.sleep(0.2)
+    while True:  # the DICOM server may open after the HTTP one
+        try:
+            socket.create_connection(("127.0.0.1", dicom_port), timeout=2).close()
+            break
+        except OSError:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                proc.kill()
+                pytest.fail(f"Orthanc's DICOM port did not open: {(tmp_path / 'orthanc.log').read_text()[-500:]}")
             time.sleep(0.2)
     yield Destination("ORTHANC", "127.0.0.1", dicom_port), base
     proc.terminate()
