@@ -10,6 +10,7 @@ follow-up series they reference (which you de-identify with the same UIDs kept).
 
 from __future__ import annotations
 
+from pydicom.datadict import keyword_for_tag
 from pydicom.dataset import Dataset
 
 from radnec.fuse.dicom_reg import new_pseudonym
@@ -44,16 +45,20 @@ def deidentify_dataset(ds: Dataset, *, pseudonym: str) -> Dataset:
         raise ValueError("pseudonym must not be empty")
 
     def visit(d: Dataset) -> None:
-        for elem in list(d):
-            if elem.VR == "SQ":
-                for item in elem.value:
+        for tag in list(d.keys()):
+            raw = d.get_item(tag)  # not converted: a large ContourData stays raw bytes
+            vr = raw.VR
+            if vr == "SQ":
+                for item in d[tag].value:
                     visit(item)
-            elif elem.keyword in IDENTIFIERS_EMPTIED:
-                elem.value = ""
-            elif elem.VR in ("DA", "TM", "DT"):
-                elem.value = _TYPE1_DUMMIES.get(elem.keyword, "")
-            elif elem.keyword in ("PatientName", "PatientID"):
-                elem.value = pseudonym
+                continue
+            key = keyword_for_tag(tag)
+            if key in IDENTIFIERS_EMPTIED:
+                d[tag].value = ""
+            elif vr in ("DA", "TM", "DT"):
+                d[tag].value = _TYPE1_DUMMIES.get(key, "")
+            elif key in ("PatientName", "PatientID"):
+                d[tag].value = pseudonym
 
     visit(ds)
     ds.PatientName = pseudonym
