@@ -24,6 +24,10 @@ from radnec.net.send import Destination, SendError, dicom_files, send
 from tests.net.conftest import body_sha256, free_port, sop_instance_uid
 
 
+#: Debian's orthanc-dicomweb plugin (STOW-RS test; .ci/run installs it).
+DICOMWEB_PLUGIN = "/usr/share/orthanc/plugins/libOrthancDicomWeb.so"
+
+
 @pytest.fixture()
 def orthanc(tmp_path):
     exe = shutil.which("Orthanc") or next((p for p in ("/usr/sbin/Orthanc",) if Path(p).is_file()), None)
@@ -32,7 +36,8 @@ def orthanc(tmp_path):
     dicom_port, http_port = free_port(), free_port()
     config = {
         "Name": "radnec-test", "StorageDirectory": str(tmp_path / "storage"), "IndexDirectory": str(tmp_path / "index"),
-        "Plugins": [], "HttpServerEnabled": True, "HttpPort": http_port, "RemoteAccessAllowed": False,
+        "Plugins": [DICOMWEB_PLUGIN] if Path(DICOMWEB_PLUGIN).is_file() else [],
+        "DicomWeb": {"Enable": True, "Root": "/dicom-web/"}, "HttpServerEnabled": True, "HttpPort": http_port, "RemoteAccessAllowed": False,
         "AuthenticationEnabled": False, "DicomServerEnabled": True, "DicomAet": "ORTHANC", "DicomPort": dicom_port,
         "DicomCheckCalledAet": True, "DicomAlwaysAllowEcho": False, "DicomAlwaysAllowStore": False,
         "DicomModalities": {"radnec": ["RADNEC", "127.0.0.1", 104]}, "DicomCheckModalityHost": True,
@@ -114,3 +119,28 @@ def test_orthanc_refuses_an_unknown_calling_ae(orthanc, phantom_dicom):
     with pytest.raises(SendError, match="rejected the association"):
         send(one, to=to, calling_ae="STRANGER")
     assert json.loads(_get(f"{base}/statistics"))["CountInstances"] == 0
+
+
+def test_stow_rs_into_orthanc(orthanc, phantom_dicom, tmp_path, capsys):
+    """`radnec send --stow`: DICOMweb STOW-RS of the exports into Orthanc's DICOMweb plugin."""
+    pytest.importorskip("dicomweb_client", reason="dicomweb-client not installed (pip install 'radnec[dicomweb]')")
+    if not Path(DICOMWEB_PLUGIN).is_file():
+        pytest.skip("Orthanc's DICOMweb plugin not installed (Debian package orthanc-dicomweb; .ci/run installs it)")
+    from radnec.cli import main
+    from radnec.export.bundle import export_case
+    from tests.export.phantom_inputs import phantom_export_inputs
+
+    _, base = orthanc
+    case, truth = phantom_dicom
+    analysis, planning_files, followups = phantom_export_inputs(case, truth)
+    exports = export_case(analysis=analysis, planning_files=planning_files, followups=followups, to=tmp_path / "out")
+    junk = tmp_path / "out" / "notes.txt"
+    junk.write_text("not DICOM")
+    code = main(["send", str(tmp_path / "out"), "--stow", f"{base}/dicom-web"])
+    err = capsys.readouterr().err.splitlines()
+    assert code == 2 and any(line.startswith(f"radnec: not stored: {junk}: not a DICOM file") for line in err), err
+    assert json.loads(_get(f"{base}/statistics"))["CountInstances"] == len(exports)
+    for path in exports:
+        ident = _lookup(base, sop_instance_uid(path))
+        assert json.loads(_get(f"{base}/instances/{ident}/simplified-tags"))["SOPInstanceUID"] == sop_instance_uid(path)
+        assert body_sha256(_get(f"{base}/instances/{ident}/file")) == body_sha256(path.read_bytes()), path.name

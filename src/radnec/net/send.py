@@ -5,7 +5,8 @@ so the receiver gets the same bytes. One presentation context is proposed per SO
 transfer syntax of the files, with that syntax alone; more than 128 such pairs are sent over
 several associations. A peer that accepts no context for a file's class and syntax gets nothing
 for that file, and the file is reported (radnec does not transcode). Every object the peer refuses is reported with its
-file and the DIMSE status; :func:`send` never stops at the first refusal.
+file and the DIMSE status; :func:`send` never stops at the first refusal. :func:`stow` does the same
+over DICOMweb (STOW-RS, optional dicomweb-client).
 """
 
 from __future__ import annotations
@@ -176,6 +177,48 @@ def send(
     return result
 
 
+def stow(files: Sequence[Path], *, url: str, timeout_s: float = 30.0) -> SendResult:
+    """DICOMweb STOW-RS of every file to ``url`` (the service root, e.g.
+    ``http://pacs:8042/dicom-web``) with dicomweb-client, one request per file so that each refusal
+    names its file. Optional: needs ``pip install radnec[dicomweb]``.
+
+    Raises
+    ------
+    SendError
+        dicomweb-client missing, or the server cannot be reached at all.
+    """
+    import pydicom
+
+    try:
+        import requests
+        from dicomweb_client.api import DICOMwebClient
+    except ModuleNotFoundError as exc:
+        raise SendError("--stow needs dicomweb-client (pip install 'radnec[dicomweb]')") from exc
+    session = requests.Session()
+    client = DICOMwebClient(url=url.rstrip("/"), session=session)
+    result = SendResult()
+    for f in files:
+        path = Path(f)
+        head = _header(path)
+        if isinstance(head, str):
+            result.failed.append((path, head))
+            continue
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                ds = pydicom.dcmread(path)
+            client.store_instances([ds])
+        except requests.ConnectionError as exc:
+            raise SendError(f"cannot reach the DICOMweb service {url} ({type(exc).__name__})") from exc
+        except requests.HTTPError as exc:
+            code = exc.response.status_code if exc.response is not None else "?"
+            result.failed.append((path, f"refused by {url}: HTTP {code}"))
+            continue
+        result.sent.append(path)
+    log.info("stored %d of %d files through STOW-RS", len(result.sent), len(result.sent) + len(result.failed))
+    return result
+
+
 def echo(*, to: Destination, calling_ae: str = "RADNEC", timeout_s: float = 10.0) -> bool:
     """C-ECHO ``to``; True when it answers with success."""
     from pynetdicom import AE
@@ -195,4 +238,4 @@ def echo(*, to: Destination, calling_ae: str = "RADNEC", timeout_s: float = 10.0
         assoc.release()
 
 
-__all__ = ["Destination", "parse_destination", "SendResult", "SendError", "send", "echo", "dicom_files"]
+__all__ = ["Destination", "parse_destination", "SendResult", "SendError", "send", "stow", "echo", "dicom_files"]
