@@ -33,6 +33,9 @@ COMMANDS: tuple[tuple[str, str], ...] = (
     ("perfusion", "radnec.commands.perfusion"),
     ("suv", "radnec.commands.suv"),
     ("mrs", "radnec.commands.mrs"),
+    ("export", "radnec.commands.export"),
+    ("listen", "radnec.commands.listen"),
+    ("send", "radnec.commands.send"),
 )
 
 
