@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sys
-import types
 
 import pydicom
 import pytest
@@ -18,7 +17,8 @@ IDENTIFYING = ("PatientBirthDate", "PatientSex", "AccessionNumber", "ReferringPh
 
 @pytest.fixture()
 def workspace(phantom_case, monkeypatch, tmp_path):
-    """Stand-in for ``radnec.pipeline.workspace.load_export_inputs`` built from a phantom's truth."""
+    """Stand-in for ``radnec.pipeline.exports.load_export_inputs`` built from a phantom's truth (the real
+    one, over an analyze workspace, is tested in tests/pipeline/test_stages.py)."""
     case, truth = phantom_case("marginal")
     analysis, planning_files, followups = phantom_export_inputs(case, truth)
     report = tmp_path / "analysis" / "report.html"
@@ -29,9 +29,7 @@ def workspace(phantom_case, monkeypatch, tmp_path):
         assert analysis_dir == report.parent
         return ExportInputs(analysis=analysis, planning_files=planning_files, followups=followups, report_html=report)
 
-    fake = types.ModuleType("radnec.pipeline.workspace")
-    fake.load_export_inputs = load_export_inputs
-    monkeypatch.setitem(sys.modules, "radnec.pipeline.workspace", fake)
+    monkeypatch.setattr("radnec.pipeline.exports.load_export_inputs", load_export_inputs)
     return report.parent, planning_files
 
 

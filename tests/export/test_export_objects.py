@@ -7,7 +7,8 @@ import pydicom
 import pytest
 import SimpleITK as sitk
 
-from radnec.ingest.rtstruct import read_rtstruct, roi_volume_cc
+from radnec.geometry.contours import roi_volume_cc
+from radnec.ingest.rtstruct import read_rtstruct
 from radnec.ingest.seg import read_seg
 from tests.export.conftest import SCENARIOS, dciodvfy_errors
 
@@ -72,7 +73,7 @@ def test_rtstruct_on_the_planning_series_holds_the_lesion_where_the_transform_pu
     series are the plan's, and each ROI lies where the follow-up mask resampled onto the planning
     grid lies (centroid within one 2 mm voxel, a wrong direction of the transform moves it by cm)."""
     from radnec.geometry import mask_centroid_lps
-    from radnec.ingest.rtstruct import roi_mask
+    from radnec.geometry.contour_masks import roi_mask
     from radnec.ingest.series import read_series
 
     (analysis, planning_files, followups, _), _, out = exported(scenario)

@@ -61,6 +61,21 @@ def test_second_run_reuses_everything_and_is_byte_identical(first):
     assert (out / "analysis.json").read_bytes() == saved.read_bytes()
 
 
+def test_export_reads_the_saved_middle(first, tmp_path):
+    """`radnec export` takes the masks and registrations of the analysis from its workspace."""
+    import pydicom
+
+    _, _, out, saved = first
+    to = tmp_path / "dicom"
+    before = sorted((out / ".radnec" / "stages").glob("*/*"))
+    assert cli.main(["export", str(out), "--to", str(to)]) == 0
+    assert sorted((out / ".radnec" / "stages").glob("*/*")) == before, "nothing recomputed for the export"
+    modalities = sorted(pydicom.dcmread(f, stop_before_pixels=True).Modality for f in to.rglob("*.dcm"))
+    assert modalities.count("SEG") == 2 and modalities.count("REG") >= 2 and "SR" in modalities and "RTSTRUCT" in modalities
+    sr = next(f for f in to.rglob("*.dcm") if pydicom.dcmread(f, stop_before_pixels=True).Modality == "SR")
+    assert len(pydicom.dcmread(sr).ContentSequence) > 0
+
+
 def test_changed_clinical_file_reuses_images_and_registrations(first, tmp_path):
     _, _, out, saved = first
     text = CLINICAL.read_text().replace("symptoms: mild", "symptoms: severe").replace("response: not_given", "response: improved")

@@ -39,6 +39,10 @@ def command(
         Optional[Path], typer.Option("--work", help="Workspace of saved stage results (default OUT/.radnec).")
     ] = None,
     fresh: Annotated[bool, typer.Option("--fresh", help="Recompute every stage (ignore saved results).")] = False,
+    dicom_out: Annotated[
+        Optional[Path],
+        typer.Option("--dicom-out", help="Also write the DICOM exports (RTSTRUCT, SEG, SR, REG) here (see `radnec export`)."),
+    ] = None,
     json_out: Annotated[bool, typer.Option("--json", help="Print analysis.json to stdout; no progress display.")] = False,
     no_report: Annotated[bool, typer.Option("--no-report", help="Skip the HTML report and its pictures.")] = False,
 ) -> None:
@@ -64,6 +68,13 @@ def command(
         work_dir=work,
         fresh=fresh,
     )
+    if dicom_out is not None:
+        from radnec.export.bundle import export_case
+        from radnec.pipeline.exports import load_export_inputs
+
+        inputs = load_export_inputs(out, work_dir=work)
+        export_case(analysis=inputs.analysis, planning_files=inputs.planning_files, followups=inputs.followups,
+                    to=dicom_out, deidentify=False, planning_lesions=inputs.planning_lesions)
     if json_out:
         print_json(result)
         return

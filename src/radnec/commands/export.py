@@ -26,15 +26,9 @@ def command(
     """Export an analysed case as DICOM."""
     from radnec.errors import InputError
     from radnec.export.bundle import export_case
+    from radnec.pipeline import exports
 
-    try:
-        from radnec.pipeline.workspace import load_export_inputs
-    except ModuleNotFoundError as exc:
-        if not (exc.name or "").startswith("radnec.pipeline"):
-            raise
-        raise InputError("this build has no pipeline workspace to export from (radnec.pipeline.workspace)",
-                         path=analysis_dir) from exc
-    inputs = load_export_inputs(analysis_dir)
+    inputs = exports.load_export_inputs(analysis_dir)
     if pdf and inputs.report_html is None:
         raise InputError("--pdf: the analysis folder has no report.html", path=analysis_dir)
     files = export_case(

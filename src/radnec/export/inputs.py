@@ -51,7 +51,7 @@ class FollowupExport:
 @dataclass(frozen=True)
 class ExportInputs:
     """Everything :func:`radnec.export.bundle.export_case` needs about one analysed case, as the
-    pipeline's workspace provides it (``radnec.pipeline.workspace.load_export_inputs``).
+    pipeline's workspace provides it (``radnec.pipeline.exports.load_export_inputs``).
 
     Attributes
     ----------

@@ -108,6 +108,7 @@ def deformable_stage(
                 )
                 # The rigid part was registered here (not read from a DICOM REG): say so.
                 result.method = result.method.replace("dicom-reg", rigid_result.method)
+                result.fixed_frame_uid, result.moving_frame_uid = planning.frame_uid, tp.frame_uid
                 return result
 
             fusion.final = ws.cached("fusion-deformable", key, compute, save_fusion, load_fusion)

@@ -151,26 +151,20 @@ def update_clinical(
                 seed_frame=PLANNING_FRAME, quiet=quiet, write_report=write_report, draws=m["draws"])
 
 
-def _run(
+def _stages(
     ws: Workspace,
     case_dir: Path,
-    out: Path,
     *,
     clinical: str | Path | None,
     seeds: Sequence[Sequence[float]] | None,
-    quiet: bool,
-    write_report: bool,
-    draws: int,
+    stages: Stages,
+    skipped: list[str],
+    warnings: list[str],
     seed_frame: str = PLANNING_FRAME,
     keep_registration: bool = False,
-) -> Analysis:
-    out.mkdir(parents=True, exist_ok=True)
-    stages = Stages(quiet=quiet)
-    started = dt.datetime.now(dt.timezone.utc)
-    skipped: list[str] = []
-    warnings: list[str] = []
+) -> tuple[Any, Any, dict[str, Fusion], list[Any], list[Any]]:
+    """Every stage up to the dose side: (case inputs, plan, fusions, lesion tracks, lesion blocks)."""
     notes: list[str] = []
-
     with stages("ingest"):
         case = load_inputs(ws, case_dir, clinical=clinical, skipped=skipped, warnings=warnings)
     with stages("plan"):
@@ -195,6 +189,31 @@ def _run(
             lesion = lesion_block(case, track, warnings)
             dose_side(ws, case, plan, fusions, track, lesion, warnings)
             lesions.append(lesion)
+    return case, plan, fusions, tracks, lesions
+
+
+def _run(
+    ws: Workspace,
+    case_dir: Path,
+    out: Path,
+    *,
+    clinical: str | Path | None,
+    seeds: Sequence[Sequence[float]] | None,
+    quiet: bool,
+    write_report: bool,
+    draws: int,
+    seed_frame: str = PLANNING_FRAME,
+    keep_registration: bool = False,
+) -> Analysis:
+    out.mkdir(parents=True, exist_ok=True)
+    stages = Stages(quiet=quiet)
+    started = dt.datetime.now(dt.timezone.utc)
+    skipped: list[str] = []
+    warnings: list[str] = []
+    case, plan, fusions, tracks, lesions = _stages(
+        ws, case_dir, clinical=clinical, seeds=seeds, stages=stages, skipped=skipped, warnings=warnings,
+        seed_frame=seed_frame, keep_registration=keep_registration,
+    )
     with stages("evidence"):
         for track, lesion in zip(tracks, lesions):
             evidence_stage(case, track, lesion, plan.summary, draws=draws, skipped=skipped)
@@ -222,10 +241,23 @@ def _run(
             "clinical": None if clinical is None else str(Path(clinical).resolve()),
             "lesion_seeds_lps": [[float(v) for v in t.seed_lps] for t in tracks] if seeds else None,
             "draws": draws,
+            "registration_reused": keep_registration,
             "registrations": {label: (f.final or f.rigid).key for label, f in fusions.items()},
         }
     )
     return analysis
+
+
+def saved_state(out_dir: str | Path, *, work_dir: str | Path | None = None) -> tuple[Any, dict[str, Fusion], list[Any]]:
+    """The last analysis's case inputs, fusions and lesion tracks, from the workspace (nothing recomputed
+    when the case folder and the code are unchanged): what the DICOM exports need."""
+    ws = open_workspace(out_dir, work_dir=work_dir)
+    m = ws.read_manifest()
+    case, _, fusions, tracks, _ = _stages(
+        ws, Path(m["case_dir"]), clinical=m["clinical"], seeds=m["lesion_seeds_lps"], stages=Stages(quiet=True),
+        skipped=[], warnings=[], keep_registration=bool(m.get("registration_reused")),
+    )
+    return case, fusions, tracks
 
 
 def _to_planning(seed: Sequence[float], frame: str, case: Any, fusions: dict[str, Fusion], notes: list[str]) -> list[float]:
