@@ -1,6 +1,6 @@
 # The two set-up commands of the README:
 #   make demo   installs radnec in .venv and runs the main job on the bundled demo case
-#   make test   installs radnec with its test tools in .venv and runs the test suite
+#   make test   installs radnec with its test tools in .venv, runs ruff and mypy, then the test suite
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
@@ -22,6 +22,8 @@ demo: install
 	$(BIN)/radnec demo --out $(DEMO_OUT)
 
 test: install
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/mypy
 	$(BIN)/python -m pytest -n 2 --dist loadfile -q
 
 bench: install

@@ -57,7 +57,7 @@ def main() -> int:
     identical = (out / "analysis.json").read_bytes() == first
 
     t0 = time.perf_counter()
-    proc = subprocess.run(
+    subprocess.run(
         [sys.executable, "-m", "radnec.cli", "analyze", str(dicom), "--out", str(out), "--clinical", str(CLINICAL), "--json"],
         capture_output=True, text=True, check=True,
     )

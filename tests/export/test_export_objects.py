@@ -30,7 +30,7 @@ def stair_step_cc(roi) -> float:
     voxel volume (less half a 0.5 mm sub-pixel per polygon)."""
     import dataclasses
 
-    from radnec.ingest.rtstruct import contour_model
+    from radnec.geometry.contours import contour_model
 
     return dataclasses.replace(contour_model(roi), area_interpolation=False).volume_cc()
 

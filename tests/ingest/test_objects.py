@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import numpy as np
 import pydicom
-import pytest
 import SimpleITK as sitk
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st

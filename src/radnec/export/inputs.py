@@ -11,6 +11,7 @@ import numpy as np
 import SimpleITK as sitk
 from pydicom.dataset import Dataset
 
+from radnec.case import Analysis
 from radnec.errors import GeometryError, InputError
 from radnec.lesion.labels import Compartments
 
@@ -67,7 +68,7 @@ class ExportInputs:
         The case's ``report.html`` if there is one (for ``--pdf``).
     """
 
-    analysis: object
+    analysis: Analysis
     planning_files: Sequence[Path]
     followups: Sequence[FollowupExport]
     planning_lesions: Mapping[str, Compartments] | None = None

@@ -8,12 +8,16 @@ the code are unchanged.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from radnec.case import Analysis
 from radnec.errors import InputError
 
+if TYPE_CHECKING:  # pragma: no cover
+    from radnec.export.inputs import ExportInputs
 
-def load_export_inputs(analysis_dir: str | Path, *, work_dir: str | Path | None = None) -> object:
+
+def load_export_inputs(analysis_dir: str | Path, *, work_dir: str | Path | None = None) -> ExportInputs:
     """The :class:`radnec.export.inputs.ExportInputs` of an analysis folder.
 
     Raises

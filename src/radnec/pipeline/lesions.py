@@ -95,7 +95,7 @@ def segment_stage(
             key = ws.key("segment", tp.t1c, tp.flair, [float(v) for v in point])
 
             def compute(tp: Study = tp, point: np.ndarray = point) -> Any:
-                return segment_from_seed(tp.t1c.value, point, flair=tp.flair.value if tp.flair else None)
+                return segment_from_seed(tp.t1c.value, tuple(float(v) for v in point), flair=tp.flair.value if tp.flair else None)
 
             try:
                 comps = ws.cached("segment", key, compute, save_compartments, load_compartments)
@@ -114,9 +114,11 @@ def segment_stage(
                     steroid_mg_per_day=facts["steroid"],
                 )
 
+            def save_measures(m: Any, f: Any) -> None:
+                (f / "measures.json").write_text(m.model_dump_json(), encoding="utf-8")
+
             measures = ws.cached(
-                "measure", mkey, measure,
-                lambda m, f: (f / "measures.json").write_text(m.model_dump_json(), encoding="utf-8"),
+                "measure", mkey, measure, save_measures,
                 lambda f: TimepointMeasures.model_validate_json((f / "measures.json").read_text(encoding="utf-8")),
             ).value
             track.at[tp.label] = LesionAt(compartments=comps, measures=measures)

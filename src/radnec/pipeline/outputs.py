@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import platform
 from collections.abc import Callable
+from functools import partial
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
@@ -98,17 +99,17 @@ def figures(
             comps = {tp.label: track.at[tp.label].compartments for tp in followups}
             base = [case.dose_key, planning.t1c, rx, name, [float(v) for v in track.seed_lps]]
 
-            def frame(latest: Any = latest, comps: Any = comps) -> tuple[sitk.Image, np.ndarray]:
+            def frame(latest: Any = latest, comps: Any = comps) -> tuple[sitk.Image, list[float]]:
                 mask_plan = _on_grid(comps[latest.label].value.lesion, planning.t1c_image, fusions[latest.label].transform, mask=True)
                 try:
                     center = mask_centroid_lps(mask_plan)
                 except RadnecError:  # the lesion maps outside the planning image: centre on the seed
                     center = track.seed_lps
-                return _display_grid(center), center
+                return _display_grid(np.asarray(center, float)), [float(c) for c in center]
 
             cache: dict[str, Any] = {}
 
-            def shared() -> tuple[sitk.Image, np.ndarray, sitk.Image, sitk.Image]:
+            def shared() -> tuple[sitk.Image, list[float], sitk.Image, sitk.Image]:
                 if not cache:
                     grid, center = frame()
                     cache["v"] = (grid, center, _on_grid(case.dose.image, grid, None), _on_grid(planning.t1c_image, grid, None))
@@ -165,27 +166,28 @@ def figures(
         if curve:
             figs.add(
                 figure_key("dvh", lesion=name), [name, curve, rx],
-                lambda curve=curve, name=name, rx=rx: F.dvh_plot({name: (curve["dose_gy"], curve["volume_pct"])}, prescription_gy=rx),
+                partial(F.dvh_plot, {name: (curve["dose_gy"], curve["volume_pct"])}, prescription_gy=rx),
             )
         if lesion.timepoints:
             figs.add(
                 figure_key("growth", lesion=name), [name, lesion.timepoints],
-                lambda lesion=lesion, name=name: F.growth_curve(lesion.timepoints, title=f"{name}: growth"),
+                partial(F.growth_curve, lesion.timepoints, title=f"{name}: growth"),
             )
         ev = lesion.evidence
         if ev:
             parts = [ev.get("items", []), ev["prior_tp"], ev["posterior_tp"], ev.get("interval95")]
             figs.add(
                 figure_key("evidence", lesion=name), parts,
-                lambda ev=ev: F.evidence_contributions(
-                    ev.get("items", []), prior_tp=ev["prior_tp"], posterior_tp=ev["posterior_tp"], interval95=ev.get("interval95")
+                partial(
+                    F.evidence_contributions, ev.get("items", []), prior_tp=ev["prior_tp"], posterior_tp=ev["posterior_tp"],
+                    interval95=ev.get("interval95"),
                 ),
             )
             voi = ev.get("value_of_information")
             if voi:
                 figs.add(
                     figure_key("voi", lesion=name), [voi, ev["posterior_tp"]],
-                    lambda voi=voi, ev=ev: F.value_of_information(voi, current_tp=ev["posterior_tp"]),
+                    partial(F.value_of_information, voi, current_tp=ev["posterior_tp"]),
                 )
     return figs.out
 

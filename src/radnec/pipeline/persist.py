@@ -15,6 +15,8 @@ from typing import Any
 import numpy as np
 import SimpleITK as sitk
 
+from radnec.errors import InputError
+
 #: Pixel types kept as they are (others are refused rather than silently converted).
 _PIXEL_TYPES = {
     sitk.sitkUInt8: np.uint8,
@@ -88,7 +90,10 @@ def load_compartments(folder: Path) -> Any:
 
     meta = load_json(folder / "compartments.json")
     masks = {name: load_optional_image(folder / f"{name}.npz") for name in COMPARTMENTS}
-    return Compartments(**masks, source=meta["source"], notes=list(meta["notes"]))
+    lesion = masks.pop("lesion")
+    if lesion is None:
+        raise InputError("saved lesion compartments lack the lesion mask", path=folder)
+    return Compartments(lesion, **masks, source=meta["source"], notes=list(meta["notes"]))  # type: ignore[arg-type]
 
 
 def save_fusion(result: Any, folder: Path) -> None:

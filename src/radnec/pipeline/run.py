@@ -217,7 +217,7 @@ def _run(
     with stages("evidence"):
         for track, lesion in zip(tracks, lesions):
             evidence_stage(case, track, lesion, plan.summary, draws=draws, skipped=skipped)
-    records = [fusions[tp.label].record for tp in case.followups if fusions[tp.label].record is not None]
+    records = [r for tp in case.followups if (r := fusions[tp.label].record) is not None]
     analysis = Analysis(
         plan=plan.summary,
         registration=Registration(method=records[0].method if records else "none", timepoints=records),
