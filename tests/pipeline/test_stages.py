@@ -150,8 +150,8 @@ def test_killed_during_fusion_then_rerun_gives_the_uninterrupted_result(first, t
     assert not [p for p in (out / ".radnec" / "tmp").rglob("*") if p.is_file()], "no half-written result left"
 
 
-def test_seed_point_unchanged_by_frame_round_trip(first):
-    """The planning seed written to the manifest is the one the lesion was analysed with."""
+def test_manifest_records_the_registrations_and_seeds(first):
+    """The manifest names each follow-up's registration result (for reanalyze_lesion and the exports)."""
     _, _, out, _ = first
     manifest = json.loads((out / ".radnec" / "manifest.json").read_text())
     assert manifest["registrations"] and all(isinstance(k, str) and len(k) == 64 for k in manifest["registrations"].values())

@@ -179,3 +179,30 @@ def test_dead_tmp_of_other_processes_is_cleared_but_not_live_ones(tmp_path):
     live.mkdir()
     Workspace(root)
     assert not dead.exists() and live.exists()
+
+
+@pytest.mark.parametrize("call", ["reanalyze", "update", "export"])
+def test_reruns_on_a_folder_without_an_analysis_are_clear_errors(tmp_path, call):
+    from radnec.errors import InputError
+    from radnec.pipeline import reanalyze_lesion, update_clinical
+    from radnec.pipeline.exports import load_export_inputs
+
+    folder = tmp_path / "not-analysed"
+    folder.mkdir()
+    with pytest.raises(InputError, match="run `radnec analyze`"):
+        if call == "reanalyze":
+            reanalyze_lesion(folder, [0.0, 0.0, 0.0])
+        elif call == "update":
+            update_clinical(folder, None)
+        else:
+            (folder / "analysis.json").write_text("{}")
+            load_export_inputs(folder)
+    assert not (folder / ".radnec").exists(), "nothing is created in a folder that holds no analysis"
+
+
+def test_export_command_on_a_folder_without_an_analysis_exits_2(tmp_path, capsys):
+    from radnec import cli
+
+    assert cli.main(["export", str(tmp_path), "--to", str(tmp_path / "dicom")]) == 2
+    err = capsys.readouterr().err
+    assert "radnec analyze" in err and "Traceback" not in err

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import subprocess
 import tempfile
 from pathlib import Path
+
+from radnec.export.pdf import find_chromium
 
 #: Flags for a quiet, offline, reproducible headless run (no network, no first-run UI, no GPU).
 CHROMIUM_FLAGS = (
@@ -31,15 +32,6 @@ CHROMIUM_FLAGS = (
 )
 #: Page console messages as Chromium logs them with --enable-logging=stderr.
 CONSOLE_LINE = re.compile(r"(INFO|WARNING|ERROR):CONSOLE|Uncaught|console\.error", re.IGNORECASE)
-
-
-def find_chromium() -> str | None:
-    """Path of a Chromium/Chrome executable, or None."""
-    for name in ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable"):
-        path = shutil.which(name)
-        if path:
-            return path
-    return None
 
 
 def run_chromium(html: Path, *args: str, timeout_s: float = 120.0) -> tuple[int, str, str]:

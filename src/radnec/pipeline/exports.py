@@ -10,6 +10,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from pydantic import ValidationError
+
 from radnec.case import Analysis
 from radnec.errors import InputError
 
@@ -32,8 +34,11 @@ def load_export_inputs(analysis_dir: str | Path, *, work_dir: str | Path | None 
     path = folder / "analysis.json"
     if not path.is_file():
         raise InputError("no analysis.json here: run `radnec analyze` first", path=folder)
-    analysis = Analysis.model_validate_json(path.read_text(encoding="utf-8"))
     case, fusions, tracks = saved_state(folder, work_dir=work_dir)
+    try:
+        analysis = Analysis.model_validate_json(path.read_text(encoding="utf-8"))
+    except ValidationError as exc:
+        raise InputError(f"analysis.json does not follow the contract ({exc.error_count()} problems)", path=path) from exc
     studies = {s.study_uid: s for s in case.layout.followups}
     followups = []
     for tp in case.followups:

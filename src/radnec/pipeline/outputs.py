@@ -4,7 +4,6 @@ ran and which were reused)."""
 
 from __future__ import annotations
 
-import hashlib
 import platform
 from collections.abc import Callable
 from functools import partial
@@ -206,10 +205,6 @@ def write_run(run: dict[str, Any], out: Path) -> None:
     from radnec.jsonio import dumps
 
     write_text_atomic(out / "run.json", dumps(run) + "\n")
-
-
-def sha256_text(text: str) -> str:
-    return hashlib.sha256(text.encode()).hexdigest()
 
 
 __all__ = ["figures", "provenance", "write_analysis", "write_run"]

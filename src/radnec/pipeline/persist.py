@@ -57,11 +57,6 @@ def load_image(path: Path) -> sitk.Image:
     return image
 
 
-def save_optional_image(image: sitk.Image | None, path: Path) -> None:
-    if image is not None:
-        save_image(image, path)
-
-
 def load_optional_image(path: Path) -> sitk.Image | None:
     return load_image(path) if path.exists() else None
 
@@ -170,5 +165,4 @@ __all__ = [
     "save_fusion",
     "save_image",
     "save_json",
-    "save_optional_image",
 ]

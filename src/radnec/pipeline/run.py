@@ -126,7 +126,7 @@ def reanalyze_lesion(
     The deformable registrations are the earlier run's (refined around its lesions); the result says
     so in ``warnings``. Run :func:`analyze` with the seed for a registration refined around it.
     """
-    ws = open_workspace(out_dir, work_dir=work_dir)
+    ws = open_workspace(out_dir, work_dir=work_dir, existing=True)
     m = ws.read_manifest()
     return _run(ws, Path(m["case_dir"]), Path(out_dir), clinical=m["clinical"], seeds=[[float(v) for v in seed_lps]],
                 seed_frame=frame, quiet=quiet, write_report=write_report, draws=m["draws"], keep_registration=True)
@@ -145,7 +145,7 @@ def update_clinical(
     A clinical file that changes the SRS date, prescription or fractions also re-runs what depends on
     them (days since SRS, plan summary), never the registrations.
     """
-    ws = open_workspace(out_dir, work_dir=work_dir)
+    ws = open_workspace(out_dir, work_dir=work_dir, existing=True)
     m = ws.read_manifest()
     return _run(ws, Path(m["case_dir"]), Path(out_dir), clinical=clinical, seeds=m["lesion_seeds_lps"],
                 seed_frame=PLANNING_FRAME, quiet=quiet, write_report=write_report, draws=m["draws"])
@@ -251,7 +251,7 @@ def _run(
 def saved_state(out_dir: str | Path, *, work_dir: str | Path | None = None) -> tuple[Any, dict[str, Fusion], list[Any]]:
     """The last analysis's case inputs, fusions and lesion tracks, from the workspace (nothing recomputed
     when the case folder and the code are unchanged): what the DICOM exports need."""
-    ws = open_workspace(out_dir, work_dir=work_dir)
+    ws = open_workspace(out_dir, work_dir=work_dir, existing=True)
     m = ws.read_manifest()
     case, _, fusions, tracks, _ = _stages(
         ws, Path(m["case_dir"]), clinical=m["clinical"], seeds=m["lesion_seeds_lps"], stages=Stages(quiet=True),

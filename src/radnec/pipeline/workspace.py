@@ -262,12 +262,8 @@ class Workspace:
 
 
 def write_text_atomic(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` through a temporary file and a rename."""
-    write_bytes_atomic(path, text.encode("utf-8"))
-
-
-def write_bytes_atomic(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` through a temporary file in the same folder and a rename."""
+    """Write ``text`` (UTF-8) to ``path`` through a temporary file in the same folder and a rename."""
+    data = text.encode("utf-8")
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
     try:
@@ -281,9 +277,18 @@ def write_bytes_atomic(path: Path, data: bytes) -> None:
             tmp.unlink()
 
 
-def open_workspace(out_dir: str | Path, *, work_dir: str | Path | None = None, fresh: bool = False) -> Workspace:
-    """The workspace of an analysis folder (``OUT/.radnec`` or ``work_dir``)."""
-    return Workspace(Path(work_dir) if work_dir is not None else Path(out_dir) / WORKSPACE_DIRNAME, fresh=fresh)
+def open_workspace(
+    out_dir: str | Path, *, work_dir: str | Path | None = None, fresh: bool = False, existing: bool = False
+) -> Workspace:
+    """The workspace of an analysis folder (``OUT/.radnec`` or ``work_dir``).
+
+    With ``existing``, the workspace of an earlier ``analyze`` must be there (its manifest): an
+    :class:`InputError` names the folder otherwise, and nothing is created.
+    """
+    root = Path(work_dir) if work_dir is not None else Path(out_dir) / WORKSPACE_DIRNAME
+    if existing and not (root / "manifest.json").is_file():
+        raise InputError("no radnec workspace here: run `radnec analyze` on the case first", path=Path(out_dir))
+    return Workspace(root, fresh=fresh)
 
 
 __all__ = [
@@ -294,6 +299,5 @@ __all__ = [
     "digest",
     "file_sha256",
     "open_workspace",
-    "write_bytes_atomic",
     "write_text_atomic",
 ]
