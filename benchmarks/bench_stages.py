@@ -72,7 +72,7 @@ def main() -> int:
     rows.append(("new seed (reanalyze_lesion)", wall, moved.run))
 
     changed = tmp / "changed.yaml"
-    changed.write_text(CLINICAL.read_text().replace("symptoms: mild", "symptoms: severe").replace("response: not_given", "response: improved"))
+    changed.write_text(CLINICAL.read_text() + "immunotherapy:\n  agents: dual\n  timing: concurrent\n")  # a fact the prior uses
     analyze(dicom, out_dir=out, clinical=CLINICAL, quiet=True)  # back to the analysis with the GTV seed
     wall, updated = _timed(lambda: update_clinical(out, changed))
     rows.append(("changed clinical file", wall, updated.run))

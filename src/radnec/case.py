@@ -19,7 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from radnec import DISCLAIMER, __version__
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 Pattern = Literal["in-field", "marginal", "out-of-field"]
 Symmetry = Literal["symmetric", "eccentric", "not applicable"]
@@ -115,6 +115,11 @@ class DoseBound(_Model):
 
 class Lesion(_Model):
     name: str
+    kind: str = Field("treated target", description="'treated target', 'seed' (a point given by the user) or "
+                      "'new, out of field' (enhancing on the latest T1c, absent at planning, outside every target)")
+    status: str | None = Field(None, description="enlarging | growing | stable | responding | new | baseline only | "
+                               "not seen at the latest study (radnec.lesion.longitudinal.lesion_status)")
+    status_reason: str = ""
     timepoints: list[Timepoint]
     growth: dict[str, Any] = Field(default_factory=dict)
     dose: LesionDose | None = None
@@ -136,6 +141,12 @@ class Analysis(_Model):
     plan: PlanSummary | None
     registration: Registration | None
     lesions: list[Lesion]
+    overview: list[dict[str, Any]] = Field(
+        default_factory=list, description="one row per lesion: target, Rx, latest volume and change, status, pattern, "
+        "symmetry, P(progression); the report opens with it")
+    series_used: list[dict[str, Any]] = Field(
+        default_factory=list, description="per study and role (T1c, FLAIR, T2): the series used (UID, description, "
+        "number, voxel size) and why it was chosen over the others")
     skipped: list[str] = Field(default_factory=list, description="optional inputs missing or stages skipped, with why")
     warnings: list[str] = Field(default_factory=list)
     provenance: dict[str, Any] = Field(default_factory=dict)

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import SimpleITK as sitk
 
-from radnec.dose.targets import lesion_target
+from radnec.dose.targets import lesion_target, treated_targets
 from radnec.geometry.contours import ROI, Contour
 from radnec.ingest.rtstruct import StructureSet
 
@@ -69,10 +69,43 @@ def test_plan_level_prescription_when_no_target_around_is_prescribed(case):
     assert (t.prescription_gy, t.source) == (30.0, "target Brain")
 
 
-def test_no_gtv_at_all():
-    ss = StructureSet(rois=[_box(1, "PTV", "PTV", (0.0, 0.0, 0.0), 5.0)], frame_of_reference_uid="1", referenced_series_uid=None, sop_instance_uid="2")
-    t = lesion_target(ss, PLAN, (0.0, 0.0, 0.0), plan_prescription_gy=20.0, dose=sitk.Image(4, 4, 4, sitk.sitkFloat32))
+def test_no_target_at_all():
+    ss = StructureSet(rois=[_box(1, "Brain", "ORGAN", (0.0, 0.0, 0.0), 5.0)], frame_of_reference_uid="1", referenced_series_uid=None, sop_instance_uid="2")
+    t = lesion_target(ss, None, (0.0, 0.0, 0.0), plan_prescription_gy=20.0, dose=sitk.Image(4, 4, 4, sitk.sitkFloat32))
     assert t.gtv is None and (t.prescription_gy, t.source) == (20.0, "plan")
+
+
+def test_a_ptv_only_plan_treats_its_ptv():
+    """No GTV: the PTV is the treated target (and its own prescription applies)."""
+    ss = StructureSet(rois=[_box(1, "PTV", "PTV", (0.0, 0.0, 0.0), 5.0)], frame_of_reference_uid="1", referenced_series_uid=None, sop_instance_uid="2")
+    dose = sitk.Image(20, 20, 20, sitk.sitkFloat32)
+    dose.SetOrigin((-20.0, -20.0, -20.0))
+    dose.SetSpacing((2.0, 2.0, 2.0))
+    t = lesion_target(ss, SimpleNamespace(target_prescriptions_gy={1: 21.0}), (0.0, 0.0, 0.0), plan_prescription_gy=20.0, dose=dose)
+    assert (t.gtv.name, t.prescription_gy, t.source) == ("PTV", 21.0, "target PTV")
+
+
+def test_treated_targets_of_a_multi_target_plan():
+    """GTVs count once (not their PTVs); a PTV without a GTV, and a ROI only the plan names as a target
+    (GammaPlan's 'Matrix 4', no interpreted type), are targets too; organs are not."""
+    rois = [
+        _box(1, "GTV1", "GTV", (-40.0, 0.0, 0.0), 4.0),
+        _box(2, "PTV1", "PTV", (-40.0, 0.0, 0.0), 6.0),
+        _box(3, "PTV_L_parietal", "PTV", (0.0, 0.0, 0.0), 6.0),
+        _box(4, "Matrix 4", "", (40.0, 0.0, 0.0), 5.0),
+        _box(5, "Target 5", "GTV", (0.0, 20.0, 0.0), 3.0),
+        _box(6, "Brain", "ORGAN", (0.0, 0.0, 0.0), 60.0),
+    ]
+    ss = StructureSet(rois=rois, frame_of_reference_uid="1", referenced_series_uid=None, sop_instance_uid="2")
+    dose = sitk.Image(60, 40, 20, sitk.sitkFloat32)
+    dose.SetOrigin((-60.0, -40.0, -20.0))
+    dose.SetSpacing((2.0, 2.0, 2.0))
+    plan = SimpleNamespace(target_roi_numbers=[2, 3, 4], target_prescriptions_gy={2: 24.0, 3: 18.0, 4: 20.0})
+    assert [r.name for r in treated_targets(ss, plan, dose=dose)] == ["GTV1", "PTV_L_parietal", "Matrix 4", "Target 5"]
+    # without the plan, 'Matrix 4' (no type, no PTV name) is not recognisable as a target
+    assert [r.name for r in treated_targets(ss, None, dose=dose)] == ["GTV1", "PTV_L_parietal", "Target 5"]
+    t = lesion_target(ss, plan, (40.0, 0.0, 0.0), plan_prescription_gy=24.0, dose=dose)
+    assert (t.gtv.name, t.prescription_gy) == ("Matrix 4", 20.0)
 
 
 def test_single_plane_gtv_takes_its_thickness_from_the_dose_grid(case):

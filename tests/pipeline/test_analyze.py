@@ -73,7 +73,7 @@ def test_outputs_follow_the_contract(necrosis):
     _, truth, out = necrosis
     data = _analysis(out)
     analysis = Analysis.model_validate(data)  # the versioned contract
-    assert analysis.schema_version == 2 and analysis.disclaimer
+    assert analysis.schema_version == 3 and analysis.disclaimer
     (lesion,) = analysis.lesions
     assert [tp.days_since_srs for tp in lesion.timepoints] == [tp["days_since_srs"] for tp in truth["timepoints"]]
     assert lesion.dose is not None and lesion.evidence is not None and lesion.options
@@ -239,9 +239,15 @@ def test_multi_target_plan_judges_the_lesion_by_its_own_target(necrosis, tmp_pat
     data, ref = _analysis(again), _analysis(out)
     assert data["plan"]["prescription_gy"] == pytest.approx(truth["plan"]["prescription_gy"]) == 24.0
     assert any("several target doses" in w and "30 Gy" in w for w in data["warnings"])
-    (lesion,), (lesion_ref,) = data["lesions"], ref["lesions"]
+    # the plan now names two targets, so both are analysed; the GTV is judged as in the one-target plan
+    assert [r["lesion"] for r in data["overview"]][0] == "GTV" and len(data["overview"]) == 2
+    lesion = next(x for x in data["lesions"] if x["name"] == "GTV")
+    (lesion_ref,) = ref["lesions"]
     target = lesion["dose"]["details"]["target"]
     assert (target["gtv"], target["prescription_gy"], target["prescription_source"]) == ("GTV", 24.0, "target PTV")
-    assert lesion["dose"]["coverage_pct"] == lesion_ref["dose"]["coverage_pct"]
+    # the second target's segmented region is excluded from the deformable metric too, so the
+    # registration (and the coverage) may move a little, never the prescription it is judged by
+    for k, v in lesion_ref["dose"]["coverage_pct"].items():
+        assert lesion["dose"]["coverage_pct"][k] == pytest.approx(v, abs=3.0)
     assert lesion["pattern"] == lesion_ref["pattern"] and lesion["growth_symmetry"] == lesion_ref["growth_symmetry"]
-    assert lesion["evidence"]["posterior_tp"] == pytest.approx(lesion_ref["evidence"]["posterior_tp"])
+    assert lesion["evidence"]["posterior_tp"] == pytest.approx(lesion_ref["evidence"]["posterior_tp"], abs=0.03)

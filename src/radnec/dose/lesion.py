@@ -121,6 +121,79 @@ def map_lesion(
     return MappedLesion(fine, pts[inside], w[inside], d[inside], total, method, f[inside], touches)
 
 
+#: Relative tolerance between the measured planning/follow-up volume ratio of a mapped lesion and the
+#: ratio the transform's Jacobian implies; beyond it the mapping is flagged (a geometric check of
+#: radnec's own computation, not a clinical number).
+VOLUME_RATIO_TOLERANCE = 0.10
+#: At most this many lesion points are used for the Jacobian (every k-th point, deterministic).
+JACOBIAN_SAMPLES = 2000
+
+
+def volume_conservation(mapped: MappedLesion, transform: sitk.Transform | None, *, step_mm: float = 0.5) -> dict[str, Any]:
+    """Does the lesion keep its volume when brought onto the dose grid?
+
+    The transform ``T`` maps planning points to follow-up points, so a lesion of volume ``V_fu`` in
+    its own frame covers ``V_plan`` = ``V_fu`` / mean(det J_T) in the planning frame (mean over the
+    mapped lesion, weighted by its partial volumes). det J_T is taken by central differences of
+    ``T.TransformPoint`` (±``step_mm``) at up to :data:`JACOBIAN_SAMPLES` lesion points; a rigid
+    transform has det J = 1 exactly.
+
+    Returns
+    -------
+    dict
+        ``followup_cc``, ``planning_cc`` (mapped inside the grid plus the estimate outside it),
+        ``ratio`` (planning / follow-up), ``jacobian_mean``, ``expected_ratio``, ``consistent`` and
+        ``tolerance``.
+    """
+    planning_cc = mapped.mapped_cc + mapped.outside_cc
+    followup_cc = float(mapped.volume_cc)
+    jac = 1.0
+    n = len(mapped.points_lps)
+    if transform is not None and n and not _is_linear_rigid(transform):
+        k = max(1, n // JACOBIAN_SAMPLES)
+        pts, w = mapped.points_lps[::k], mapped.weights_cc[::k]
+        dets = np.empty(len(pts))
+        for i, p in enumerate(pts):
+            cols = []
+            for axis in range(3):
+                d = np.zeros(3)
+                d[axis] = step_mm
+                a = np.asarray(transform.TransformPoint(tuple(float(v) for v in p + d)))
+                b = np.asarray(transform.TransformPoint(tuple(float(v) for v in p - d)))
+                cols.append((a - b) / (2 * step_mm))
+            dets[i] = float(np.linalg.det(np.column_stack(cols)))
+        jac = float((dets * w).sum() / w.sum()) if w.sum() > 0 else 1.0
+    expected = 1.0 / jac if jac > 0 else float("nan")
+    ratio = planning_cc / followup_cc if followup_cc > 0 else float("nan")
+    consistent = bool(np.isfinite(ratio) and np.isfinite(expected) and abs(ratio / expected - 1.0) <= VOLUME_RATIO_TOLERANCE)
+    return {
+        "followup_cc": round(followup_cc, 4),
+        "planning_cc": round(planning_cc, 4),
+        "ratio": round(ratio, 4),
+        "jacobian_mean": round(jac, 4),
+        "expected_ratio": round(expected, 4),
+        "consistent": consistent,
+        "tolerance": VOLUME_RATIO_TOLERANCE,
+        "note": "planning-frame volume of the mapped lesion vs its follow-up volume; the ratio should equal "
+        "1 / mean Jacobian determinant of the registration over the lesion",
+    }
+
+
+def _is_linear_rigid(transform: sitk.Transform) -> bool:
+    """A transform whose matrix is a rotation (det J = 1 everywhere)."""
+    try:
+        tx = sitk.CompositeTransform(transform) if not isinstance(transform, sitk.CompositeTransform) else transform
+        parts = [tx.GetNthTransform(i) for i in range(tx.GetNumberOfTransforms())]
+    except RuntimeError:
+        return False
+    for part in parts:
+        name = part.GetName()
+        if name in ("Euler3DTransform", "VersorRigid3DTransform", "TranslationTransform", "IdentityTransform"):
+            continue
+        return False
+    return True
+
+
 @dataclass(frozen=True)
 class LesionDose:
     """Dose to a follow-up lesion (the ``dose`` block of the analysis JSON contract and more).
@@ -230,4 +303,4 @@ def lesion_dose(
     )
 
 
-__all__ = ["MappedLesion", "map_lesion", "LesionDose", "lesion_dose"]
+__all__ = ["VOLUME_RATIO_TOLERANCE", "MappedLesion", "map_lesion", "LesionDose", "lesion_dose", "volume_conservation"]

@@ -33,10 +33,63 @@ from typing import Any
 import numpy as np
 import SimpleITK as sitk
 
+from radnec.errors import RadnecError
+
 
 def is_gtv(roi: Any) -> bool:
     """An ROI named ``GTV…`` (any case) or of RT ROI interpreted type ``GTV``."""
     return roi.name.strip().lower().startswith("gtv") or (roi.type or "").upper() == "GTV"
+
+
+def is_ptv(roi: Any) -> bool:
+    """An ROI named ``PTV…`` (any case) or of RT ROI interpreted type ``PTV``/``CTV``."""
+    return roi.name.strip().lower().startswith("ptv") or (roi.type or "").upper() in ("PTV", "CTV")
+
+
+def treated_targets(structures: Any, plan: Any, *, dose: sitk.Image) -> list[Any]:
+    """Every treated lesion of the plan, one ROI each, in structure-set order.
+
+    The GTVs with contours, then each planned target without a GTV of its own: a PTV (or a ROI the
+    plan's dose references name, e.g. GammaPlan's ``Matrix 4`` or ``Target 3`` of no interpreted
+    type) whose contours contain no GTV's centroid. A multi-target GK or linac plan gives one per
+    metastasis; a GTV inside its PTV gives the GTV only.
+
+    Examples
+    --------
+    >>> import SimpleITK as sitk
+    >>> from types import SimpleNamespace
+    >>> treated_targets(SimpleNamespace(rois=[]), None, dose=sitk.Image(4, 4, 4, sitk.sitkFloat32))
+    []
+    """
+    from radnec.geometry import mask_centroid_lps
+    from radnec.geometry.contour_masks import grid_contour_model, roi_mask
+
+    rois = [r for r in structures.rois if r.contours]
+    gtvs = [r for r in rois if is_gtv(r)]
+    referenced = set(getattr(plan, "target_roi_numbers", []) or []) | set(getattr(plan, "target_prescriptions_gy", {}) or {})
+    others = [r for r in rois if r not in gtvs and (is_ptv(r) or r.number in referenced)]
+    if not others:
+        return gtvs
+    centres = []
+    for g in gtvs:
+        try:
+            centres.append(mask_centroid_lps(roi_mask(g, dose)))
+        except RadnecError:  # a GTV outside the dose grid: it covers no target's centre here
+            continue
+    points = np.asarray(centres, float).reshape(-1, 3)
+    own = [r for r in others if not (len(points) and bool(grid_contour_model(r, dose).inside(points).any()))]
+    # a PTV around another PTV-only target (nested rings of one lesion) counts once: keep the smallest
+    own.sort(key=lambda r: grid_contour_model(r, dose).volume_cc())
+    kept: list[Any] = []
+    for r in own:
+        try:
+            c = mask_centroid_lps(roi_mask(r, dose)).reshape(1, 3)
+        except RadnecError:  # a target outside the dose grid is not analysed
+            continue
+        if not any(bool(grid_contour_model(k, dose).inside(c)[0]) for k in kept):
+            kept.append(r)
+    order = {r.number: i for i, r in enumerate(structures.rois)}
+    return sorted(gtvs + kept, key=lambda r: order[r.number])
 
 
 @dataclass(frozen=True)
@@ -90,7 +143,7 @@ def lesion_target(structures: Any, plan: Any, seed_lps: Any, *, plan_prescriptio
     from radnec.geometry.contours import distance_to_segments, polygon_edges
 
     seed = np.asarray(seed_lps, dtype=float).reshape(1, 3)
-    gtvs = [r for r in structures.rois if r.contours and is_gtv(r)]
+    gtvs = treated_targets(structures, plan, dose=dose)
     if not gtvs:
         return LesionTarget(None, float(plan_prescription_gy), "plan", None)
     models = {}
@@ -125,4 +178,4 @@ def lesion_target(structures: Any, plan: Any, seed_lps: Any, *, plan_prescriptio
     return LesionTarget(gtv, float(plan_prescription_gy), "plan", distance)
 
 
-__all__ = ["LesionTarget", "is_gtv", "lesion_target"]
+__all__ = ["LesionTarget", "is_gtv", "is_ptv", "lesion_target", "treated_targets"]

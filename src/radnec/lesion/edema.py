@@ -18,11 +18,24 @@ from radnec.lesion.intensity import RobustStats, background_level, robust_stats
 from radnec.lesion.regions import ball, component_at, fill_holes
 
 
-def segment_edema(flair: sitk.Image, lesion: np.ndarray, params: dict[str, Any]) -> np.ndarray:
+def smoothed(image: sitk.Image, params: dict[str, Any]) -> sitk.Image:
+    """``image`` median-filtered as the segmentation denoises it (``median_radius_vox``), float32.
+
+    Filtering the whole image once lets every lesion and seed on that study reuse it (the edema
+    search box spans most of the brain).
+    """
+    return sitk.Median(sitk.Cast(image, sitk.sitkFloat32), [int(params["median_radius_vox"])] * 3)
+
+
+def segment_edema(
+    flair: sitk.Image, lesion: np.ndarray, params: dict[str, Any], *, smoothed_flair: sitk.Image | None = None
+) -> np.ndarray:
     """FLAIR hyperintensity connected to the lesion, outside it (full-grid boolean array).
 
     Normal-tissue statistics come from the lesion box + ``edema_margin_mm``; the edema itself may
     extend up to ``edema_extent_mm`` from the lesion box (vasogenic edema follows white matter far).
+    ``smoothed_flair`` is :func:`smoothed` of ``flair`` when the caller keeps it (same grid); else
+    the search box is filtered here.
     """
     if not lesion.any():
         return np.zeros_like(lesion)
@@ -35,8 +48,11 @@ def segment_edema(flair: sitk.Image, lesion: np.ndarray, params: dict[str, Any])
 
     lo, hi = box(max(params["edema_extent_mm"], params["edema_margin_mm"]))
     sl = tuple(slice(int(a), int(b)) for a, b in zip(lo, hi))
-    roi = sitk.RegionOfInterest(flair, [int(v) for v in (hi - lo)[::-1]], [int(v) for v in lo[::-1]])
-    arr = sitk.GetArrayFromImage(sitk.Median(sitk.Cast(roi, sitk.sitkFloat32), [int(params["median_radius_vox"])] * 3)).astype(np.float64)
+    if smoothed_flair is not None:
+        arr = sitk.GetArrayViewFromImage(smoothed_flair)[sl].astype(np.float64)
+    else:
+        roi = sitk.RegionOfInterest(flair, [int(v) for v in (hi - lo)[::-1]], [int(v) for v in lo[::-1]])
+        arr = sitk.GetArrayFromImage(smoothed(roi, params)).astype(np.float64)
     les = lesion[sl]
     tissue = (arr > background_level(arr)) & ~les
     slo, shi = box(params["edema_margin_mm"])
@@ -50,8 +66,17 @@ def segment_edema(flair: sitk.Image, lesion: np.ndarray, params: dict[str, Any])
     thr = 0.5 * (float(arr[cand].mean()) + normal.median)
     ed = component_at(tissue & (arr >= thr), near)
     closing = ball(spacing_zyx, params["closing_mm"])
-    ed = fill_holes(ndi.binary_closing(ed | les, structure=closing, border_value=0) | ed | les) & ~les
-    out[sl] = ed
+    # closing and hole filling on the bounding box of edema + lesion with a margin wider than the
+    # closing element: the same result as on the whole search box (outside it all is background), faster
+    both = ed | les
+    nz = np.argwhere(both)
+    pad = np.asarray(closing.shape) + 1
+    blo, bhi = np.maximum(nz.min(0) - pad, 0), np.minimum(nz.max(0) + pad + 1, both.shape)
+    bsl = tuple(slice(int(a), int(b)) for a, b in zip(blo, bhi))
+    part = both[bsl]
+    filled = np.zeros_like(both)
+    filled[bsl] = fill_holes(ndi.binary_closing(part, structure=closing, border_value=0) | part)
+    out[sl] = filled & ~les
     return out
 
 
@@ -83,4 +108,4 @@ def edema_normal_stats(
     return normal, cand
 
 
-__all__ = ["segment_edema", "edema_normal_stats"]
+__all__ = ["segment_edema", "edema_normal_stats", "smoothed"]

@@ -109,6 +109,35 @@ def lesion_course(timepoints: Sequence[TimepointMeasures], *, name: str = "lesio
     )
 
 
+def lesion_status(categories: Sequence[str | None], volumes_cc: Sequence[float]) -> tuple[str, str]:
+    """Where one lesion stands at its latest study: ``(status, why)``.
+
+    ``"enlarging"`` (RANO-BM PD of this lesion at the latest study), ``"growing"`` (volume up by the
+    ``conventions.yaml`` → ``status`` rule but short of PD), ``"responding"`` (PR/CR), ``"stable"``,
+    or ``"baseline only"`` with one study. Time points in order, planning study first.
+
+    Examples
+    --------
+    >>> lesion_status(["baseline", "SD", "PD"], [1.0, 1.1, 2.0])[0]
+    'enlarging'
+    >>> lesion_status(["baseline", "SD", "SD"], [1.0, 1.0, 1.3])[0]
+    'growing'
+    """
+    rule = load_conventions_file()["status"]
+    cat = categories[-1] if len(categories) > 1 else None
+    if len(volumes_cc) < 2:
+        return "baseline only", "one study: no change to judge"
+    before, last = float(volumes_cc[-2]), float(volumes_cc[-1])
+    change = f"{before:.2f} → {last:.2f} cm³"
+    if cat == "PD":
+        return "enlarging", f"RANO-BM PD at the latest study ({change})"
+    if last >= before * (1 + rule["growing_volume_increase_fraction"]) and last - before >= rule["growing_min_absolute_increase_cc"]:
+        return "growing", f"volume up {100 * (last / before - 1):.0f} % ({change}), short of RANO-BM PD (radnec convention)"
+    if cat in ("PR", "CR"):
+        return "responding", f"RANO-BM {cat} ({change})"
+    return "stable", f"RANO-BM {cat or 'n/a'} ({change})"
+
+
 def observations(course: LesionCourse | TimepointMeasures, *, source: str = "morphology") -> list[Any]:
     """Evidence-engine observations from the latest time point (and the latest interval).
 
@@ -152,4 +181,4 @@ def observations(course: LesionCourse | TimepointMeasures, *, source: str = "mor
     return out
 
 
-__all__ = ["Interval", "LesionCourse", "lesion_course", "pct_per_month", "doubling_time_days", "observations"]
+__all__ = ["Interval", "LesionCourse", "lesion_course", "lesion_status", "pct_per_month", "doubling_time_days", "observations"]

@@ -84,6 +84,7 @@ def segment_from_seed(
     *,
     flair: sitk.Image | None = None,
     box_lps: tuple[Sequence[float], Sequence[float]] | None = None,
+    smoothed_flair: sitk.Image | None = None,
     **overrides: float,
 ) -> Compartments:
     """Segment one lesion from a seed point on T1c (+ FLAIR edema when given).
@@ -98,6 +99,9 @@ def segment_from_seed(
         FLAIR on the same grid as ``t1c`` (resample explicitly beforehand otherwise).
     box_lps
         Optional two opposite corners (LPS mm) bounding the lesion; replaces the automatic cube.
+    smoothed_flair
+        ``radnec.lesion.edema.smoothed(flair, params)`` when the caller keeps it (several lesions or
+        seeds on one study filter the FLAIR once).
     **overrides
         Segmentation parameters (see ``conventions.yaml``), e.g. ``roi_radius_mm=50``.
 
@@ -142,8 +146,16 @@ def segment_from_seed(
         centre = (lo + hi) / 2.0
         half = (hi - lo) * 0.8
         lo, hi = np.floor(centre - half).astype(int), np.ceil(centre + half).astype(int)
+    if touches and box_lps is None:
+        # grown twice (to about 90 mm half-width) and still reaching the border: the region leaked into
+        # normal structures (a metastasis is not this large); no lesion rather than a wrong one
+        width = (np.asarray(roi_shape[::-1]) * spacing).max()
+        raise InputError(
+            f"the region grown from the seed leaked: it still reaches the border of a {width:.0f} mm search region "
+            "after enlarging it; place the seed inside the lesion, give a --box, or supply a segmentation"
+        )
     if touches:
-        notes.append("the lesion touches the border of the search region; it may be larger than segmented (give a box)")
+        notes.append("the lesion touches the border of the given box; it may be larger than segmented (give a larger box)")
 
     full_shape = sitk.GetArrayViewFromImage(t1c).shape
     lesion = np.zeros(full_shape, bool)
@@ -159,7 +171,7 @@ def segment_from_seed(
         notes=notes,
     )
     if flair is not None:
-        out.edema = mask_image(segment_edema(flair, lesion, params), t1c)
+        out.edema = mask_image(segment_edema(flair, lesion, params, smoothed_flair=smoothed_flair), t1c)
     return out
 
 

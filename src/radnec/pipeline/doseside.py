@@ -77,7 +77,7 @@ def dose_side(
 def _compute(
     case: CaseInputs, plan: PlanResult, fusions: dict[str, Fusion], track: LesionTrack, latest: Study, origin: Study | None
 ) -> dict[str, Any]:
-    from radnec.dose.lesion import lesion_dose, map_lesion
+    from radnec.dose.lesion import lesion_dose, map_lesion, volume_conservation
     from radnec.dose.pattern import classify_pattern
     from radnec.dose.symmetry import growth_symmetry
 
@@ -108,6 +108,13 @@ def _compute(
         }
         block["timepoint"] = {"label": latest.label, "date": latest.date}
         block["target"] = target.to_dict()
+        block["volume_mapping"] = check = volume_conservation(mapped, transform)
+        if not check["consistent"]:
+            warnings.append(
+                f"{name}: the lesion mapped onto the dose grid has {check['planning_cc']:.2f} cm³ for "
+                f"{check['followup_cc']:.2f} cm³ at {latest.label} (ratio {check['ratio']:.2f}); the registration's "
+                f"Jacobian implies {check['expected_ratio']:.2f}: the dose numbers of this lesion may be off"
+            )
         out["dose"] = LesionDose(
             dmin_gy=round(block.pop("dmin_gy"), 3),
             dmean_gy=round(block.pop("dmean_gy"), 3),

@@ -213,8 +213,9 @@ def load_inputs(
 
     if not case_dir.is_dir():
         raise InputError("the case folder does not exist or is not a folder", path=case_dir)
+    case_dir = case_dir.resolve()  # the saved inventory's paths must not depend on the working folder
     shas = _files_of(case_dir)
-    key = ws.key("inputs", str(case_dir.resolve()), shas)
+    key = ws.key("inputs", str(case_dir), shas)
     loaded = ws.cached("inputs", key, lambda: _scan_and_load(case_dir), _save, _load)
     inv = loaded.value["inventory"]
     warnings.extend(inv.warnings)

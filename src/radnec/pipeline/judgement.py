@@ -56,4 +56,57 @@ def evidence_stage(
     lesion.options = result["options"]
 
 
-__all__ = ["evidence_stage"]
+#: Statuses that flag a lesion in the overview (the question radnec answers is about these).
+FLAGGED_STATUS = ("enlarging", "growing")
+
+
+def overview(tracks: list[LesionTrack], lesions: list[Lesion]) -> list[dict[str, Any]]:
+    """One row per lesion for the top of the report: target and Rx, latest volume and change, status,
+    pattern, symmetry and P(progression); ``flagged`` marks the lesions the question is about."""
+    rows = []
+    for track, lesion in zip(tracks, lesions):
+        tps = lesion.timepoints
+        last = tps[-1] if tps else None
+        before = tps[-2] if len(tps) > 1 else None
+        cc = (last.details.get("lesion_cc") if last else None)
+        prev = (before.details.get("lesion_cc") if before else None)
+        ev = lesion.evidence or {}
+        rows.append({
+            "lesion": lesion.name,
+            "kind": lesion.kind,
+            "seed_lps": [round(float(v), 2) for v in track.seed_lps],
+            "target": track.target.gtv.name if track.target is not None and track.target.gtv is not None else None,
+            "prescription_gy": float(track.target.prescription_gy) if track.target is not None else None,
+            "latest_date": last.date if last else None,
+            "latest_lesion_cc": cc,
+            "change_pct": None if cc is None or not prev else round(100.0 * (cc / prev - 1.0), 1),
+            "rano_bm": last.rano_bm_category if last else None,
+            "status": lesion.status,
+            "flagged": lesion.status in FLAGGED_STATUS or lesion.kind.startswith("new"),
+            "pattern": lesion.pattern,
+            "symmetry": lesion.growth_symmetry,
+            "coverage_rx100_pct": lesion.dose.coverage_pct.rx100 if lesion.dose else None,
+            "posterior_tp": ev.get("posterior_tp"),
+            "interval95": ev.get("interval95"),
+        })
+    return rows
+
+
+def series_used(case: CaseInputs) -> list[dict[str, Any]]:
+    """Which series each study contributed, per role, with the selector's reason when it gives one."""
+    rows = []
+    by_uid = {s.study_uid: s for s in [case.layout.planning, *case.layout.followups]}
+    for tp in case.studies:
+        study = by_uid.get(tp.study_uid)
+        for role, info in (study.series.items() if study is not None else []):
+            geo = info.geometry or {}
+            rows.append({
+                "study": tp.label, "date": tp.date, "role": role, "series_instance_uid": info.series_instance_uid,
+                "description": info.description, "series_number": info.series_number,
+                "spacing_mm": geo.get("spacing_mm"), "orientation": geo.get("orientation"),
+                "reason": getattr(info, "choice_reason", None),
+            })
+    return rows
+
+
+__all__ = ["FLAGGED_STATUS", "evidence_stage", "overview", "series_used"]

@@ -16,7 +16,7 @@ import numpy as np
 
 from radnec.case import Lesion, Timepoint
 from radnec.errors import RadnecError
-from radnec.pipeline.persist import load_compartments, load_json, save_compartments, save_json
+from radnec.pipeline.persist import load_compartments, load_image, load_json, save_compartments, save_image, save_json
 from radnec.pipeline.state import CaseInputs, Fusion, LesionAt, LesionTrack, PlanResult, Study
 from radnec.pipeline.workspace import Workspace
 
@@ -25,7 +25,7 @@ def _r(x: float | None, nd: int = 3) -> float | None:
     return None if x is None else round(float(x), nd)
 
 
-def _target(ws: Workspace, case: CaseInputs, plan: PlanResult, seed: np.ndarray) -> Any:
+def target_of(ws: Workspace, case: CaseInputs, plan: PlanResult, seed: np.ndarray) -> Any:
     """The lesion's GTV and prescription (radnec.dose.targets), saved by seed and plan."""
     from radnec.dose.targets import LesionTarget, lesion_target
 
@@ -50,23 +50,21 @@ def lesion_tracks(
 ) -> list[LesionTrack]:
     """One track per seed (planning frame), each with its target and prescription.
 
-    Default: the plan's primary GTV at its centroid (the other GTVs are named in a note).
+    Default: every treated target of the plan (:func:`radnec.dose.targets.treated_targets`: each
+    GTV, and each planned target without a GTV of its own), seeded at its centroid on the dose grid.
     """
-    from radnec.dose.targets import is_gtv
-
     if seeds:
         named = {f"lesion {i + 1}" if len(seeds) > 1 else "lesion": np.asarray(s, float) for i, s in enumerate(seeds)}
     else:
-        others = [r.name for r in case.structures.rois if r.name != plan.gtv_name and r.contours and is_gtv(r)]
-        if others:
+        named = _treated(ws, case, plan)
+        if len(named) > 1:
             notes.append(
-                f"the structure set has {len(others) + 1} GTVs; only {plan.gtv_name} is analysed by default "
-                f"(give --lesion-seed for {', '.join(others)})"
+                f"the plan treated {len(named)} targets ({', '.join(named)}); each is analysed "
+                "(give --lesion-seed or --lesion-seed-followup for one lesion only)"
             )
-        named = {plan.gtv_name: plan.gtv_centre_lps}
     tracks = []
     for name, seed in named.items():
-        t = _target(ws, case, plan, np.asarray(seed, float))
+        t = target_of(ws, case, plan, np.asarray(seed, float))
         if t.gtv is not None and t.distance_mm and t.distance_mm > 0:
             notes.append(f"{name}: the seed lies {t.distance_mm:.1f} mm outside any GTV; nearest is {t.gtv.name}")
         if abs(t.prescription_gy - plan.plan_prescription_gy) > 1e-6:
@@ -74,59 +72,113 @@ def lesion_tracks(
                 f"{name}: judged against {t.prescription_gy:g} Gy ({t.source}), not the plan-level "
                 f"{plan.plan_prescription_gy:g} Gy"
             )
-        tracks.append(LesionTrack(name=name, seed_lps=np.asarray(seed, float), target=t))
+        tracks.append(LesionTrack(name=name, seed_lps=np.asarray(seed, float), target=t, kind="seed" if seeds else "treated target"))
     return tracks
+
+
+def _treated(ws: Workspace, case: CaseInputs, plan: PlanResult) -> dict[str, np.ndarray]:
+    """The plan's treated targets by name, each at its centroid on the dose grid (saved)."""
+    from radnec.dose.targets import treated_targets
+    from radnec.geometry import mask_centroid_lps
+    from radnec.geometry.contour_masks import roi_mask
+
+    key = ws.key("targets", case.sha_of(case.layout.rtstruct.path), case.sha_of(case.layout.rtplan.path), case.dose_key)
+
+    def compute() -> dict[str, list[float]]:
+        found = treated_targets(case.structures, case.plan, dose=case.dose.image)
+        out = {r.name: [float(v) for v in mask_centroid_lps(roi_mask(r, case.dose.image))] for r in found}
+        return out or {plan.gtv_name: [float(v) for v in plan.gtv_centre_lps]}
+
+    saved = ws.cached("targets", key, compute, lambda d, f: save_json(d, f / "targets.json"), lambda f: load_json(f / "targets.json"))
+    return {name: np.asarray(c, float) for name, c in saved.value.items()}
+
+
+def _smoothed_flair(ws: Workspace, tp: Study) -> Any:
+    """The study's FLAIR median-filtered as the edema search needs it (saved; every seed reuses it)."""
+    from radnec.lesion.edema import smoothed
+    from radnec.lesion.intensity import segmentation_parameters
+
+    if tp.flair is None:
+        return None
+    params = segmentation_parameters()
+    key = ws.key("smooth", tp.flair, int(params["median_radius_vox"]))
+    return ws.cached(
+        "smooth", key, lambda: smoothed(tp.flair.value, params),  # type: ignore[union-attr]
+        lambda img, f: save_image(img, f / "flair.npz"), lambda f: load_image(f / "flair.npz"),
+    ).value
 
 
 def segment_stage(
     ws: Workspace, case: CaseInputs, fusions: dict[str, Fusion], tracks: list[LesionTrack], skipped: list[str]
 ) -> None:
-    """Segment every lesion on every study (saved) and measure it there (fills ``track.at``)."""
-    from radnec.lesion.morphology import TimepointMeasures, measure_timepoint
+    """Segment every lesion on every study (saved) and measure it there (fills ``track.at``).
+
+    Studies are segmented in two threads (ITK, NumPy and SciPy release the GIL for the heavy
+    parts); the results are gathered in study and lesion order, so the output does not depend on
+    which thread finished first.
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
     from radnec.lesion.segment import segment_from_seed
 
-    steroid = case.clinical.steroids.dose_mg_per_day if case.clinical is not None else None
-    latest = case.studies[-1]
-    for tp in case.studies:
+    def study_jobs(tp: Study) -> list[tuple[LesionTrack, Any]]:
         transform = fusions[tp.label].rigid.value.transform if tp.label in fusions else None
+        smoothed: list[Any] = []  # filtered once, only when a segmentation must be computed
+        out: list[tuple[LesionTrack, Any]] = []
         for track in tracks:
             seed = tuple(float(v) for v in track.seed_lps)
-            point = np.asarray(transform.TransformPoint(seed) if transform is not None else seed, float)
-            key = ws.key("segment", tp.t1c, tp.flair, [float(v) for v in point])
+            point = tuple(float(v) for v in (transform.TransformPoint(seed) if transform is not None else seed))
+            key = ws.key("segment", tp.t1c, tp.flair, list(point))
 
-            def compute(tp: Study = tp, point: np.ndarray = point) -> Any:
-                return segment_from_seed(tp.t1c.value, tuple(float(v) for v in point), flair=tp.flair.value if tp.flair else None)
+            def compute(point: tuple[float, ...] = point) -> Any:
+                if not smoothed:
+                    smoothed.append(_smoothed_flair(ws, tp))
+                return segment_from_seed(tp.t1c.value, point, flair=tp.flair.value if tp.flair else None,
+                                         smoothed_flair=smoothed[0])
 
             try:
-                comps = ws.cached("segment", key, compute, save_compartments, load_compartments)
+                out.append((track, ws.cached("segment", key, compute, save_compartments, load_compartments)))
             except RadnecError as exc:
-                skipped.append(f"{track.name} at {tp.label} ({tp.date}): not segmented — {exc.message}")
+                out.append((track, exc))
+        return out
+
+    with ThreadPoolExecutor(max_workers=2, thread_name_prefix="radnec-segment") as pool:
+        per_study = list(pool.map(study_jobs, case.studies))
+    for tp, results in zip(case.studies, per_study):
+        for track, comps in results:
+            if isinstance(comps, RadnecError):
+                skipped.append(f"{track.name} at {tp.label} ({tp.date}): not segmented — {comps.message}")
                 continue
-            facts = {"date": tp.date, "days": tp.days_since_srs, "steroid": steroid if tp is latest else None}
-            mkey = ws.key("measure", comps, tp.t2, facts)
+            track.at[tp.label] = LesionAt(compartments=comps, measures=_measures(ws, case, tp, comps))
 
-            def measure(comps: Any = comps, tp: Study = tp, facts: dict[str, Any] = facts) -> Any:
-                return measure_timepoint(
-                    comps.value,
-                    t2=tp.t2.value if tp.t2 else None,
-                    date=facts["date"],
-                    days_since_srs=facts["days"],
-                    steroid_mg_per_day=facts["steroid"],
-                )
 
-            def save_measures(m: Any, f: Any) -> None:
-                (f / "measures.json").write_text(m.model_dump_json(), encoding="utf-8")
+def _measures(ws: Workspace, case: CaseInputs, tp: Study, comps: Any) -> Any:
+    """Volumes, diameters and ratios of one segmentation (saved by segmentation, T2 and facts)."""
+    from radnec.lesion.morphology import TimepointMeasures, measure_timepoint
 
-            measures = ws.cached(
-                "measure", mkey, measure, save_measures,
-                lambda f: TimepointMeasures.model_validate_json((f / "measures.json").read_text(encoding="utf-8")),
-            ).value
-            track.at[tp.label] = LesionAt(compartments=comps, measures=measures)
+    steroid = case.clinical.steroids.dose_mg_per_day if case.clinical is not None else None
+    steroid = steroid if tp is case.studies[-1] else None
+    mkey = ws.key("measure", comps, tp.t2, {"date": tp.date, "days": tp.days_since_srs, "steroid": steroid})
+
+    def measure() -> Any:
+        return measure_timepoint(
+            comps.value, t2=tp.t2.value if tp.t2 else None, date=tp.date, days_since_srs=tp.days_since_srs,
+            steroid_mg_per_day=steroid,
+        )
+
+    def save_measures(m: Any, f: Any) -> None:
+        (f / "measures.json").write_text(m.model_dump_json(), encoding="utf-8")
+
+    return ws.cached(
+        "measure", mkey, measure, save_measures,
+        lambda f: TimepointMeasures.model_validate_json((f / "measures.json").read_text(encoding="utf-8")),
+    ).value
 
 
 def lesion_block(case: CaseInputs, track: LesionTrack, warnings: list[str]) -> Lesion:
     """The contract's lesion block without dose side and evidence: time points and growth."""
     from radnec.lesion.longitudinal import lesion_course
+    from radnec.lesion.morphology import slice_volume_uncertainty_cc
 
     name = track.name
     measured = [tp for tp in case.studies if tp.label in track.at]
@@ -162,7 +214,10 @@ def lesion_block(case: CaseInputs, track: LesionTrack, warnings: list[str]) -> L
                     steroid_dose_mg=m.steroid_dexamethasone_mg_per_day,
                     segmentation=m.segmentation_source,
                     details={"label": tp.label, "lesion_cc": round(m.lesion_cc, 3), "notes": list(m.notes),
-                             "edema_to_enhancing_ratio": _r(m.edema_to_enhancing_ratio)},
+                             "edema_to_enhancing_ratio": _r(m.edema_to_enhancing_ratio),
+                             # ± from the slice spacing (2-D thick-slice series): radnec.lesion.morphology
+                             "lesion_cc_uncertainty": _r(slice_volume_uncertainty_cc(track.at[tp.label].compartments.value.lesion)),
+                             "slice_spacing_mm": round(float(tp.t1c_image.GetSpacing()[2]), 2)},
                 )
             )
         if len(timepoints) >= 2 and timepoints[-1].rano_bm_category != "PD":
@@ -179,7 +234,25 @@ def lesion_block(case: CaseInputs, track: LesionTrack, warnings: list[str]) -> L
                 "rano_bm_citation": course.rano_bm_citation,
                 "notes": course.notes,
             }
-    return Lesion(name=name, timepoints=timepoints, growth=growth)
+    lesion = Lesion(name=name, kind=track.kind, timepoints=timepoints, growth=growth)
+    lesion.status, lesion.status_reason = _status(case, track, measured)
+    return lesion
+
+
+def _status(case: CaseInputs, track: LesionTrack, measured: list[Study]) -> tuple[str | None, str]:
+    """Where the lesion stands at the latest study (enlarging / growing / stable / responding)."""
+    from radnec.lesion.longitudinal import lesion_status
+
+    if not measured:
+        return None, "not segmented at any study"
+    if measured[-1] is not case.studies[-1]:
+        return "not seen at the latest study", f"last segmented at {measured[-1].label} ({measured[-1].date})"
+    if track.kind.startswith("new"):
+        first = measured[0]
+        return "new", (f"enhancing at the latest study and not at planning (first delineated at {first.label}, "
+                       f"{first.date})")
+    cats = track.course.rano_bm_category if track.course is not None else [None] * len(measured)
+    return lesion_status(cats, [track.at[tp.label].measures.lesion_cc for tp in measured])
 
 
 __all__ = ["lesion_block", "lesion_tracks", "segment_stage"]

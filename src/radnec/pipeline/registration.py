@@ -79,7 +79,7 @@ def deformable_stage(
 
     planning = case.planning
     fixed_mask, fixed_keys = _masks_at(tracks, planning.label)
-    centre = tracks[0].seed_lps if tracks else None
+    centre = _centre(case, tracks, warnings)
     for tp in case.followups:
         fusion = fusions[tp.label]
         rigid_result = fusion.rigid.value
@@ -113,6 +113,27 @@ def deformable_stage(
 
             fusion.final = ws.cached("fusion-deformable", key, compute, save_fusion, load_fusion)
         record_for(fusion, tp, warnings)
+
+
+def _centre(case: CaseInputs, tracks: list[LesionTrack], warnings: list[str]) -> np.ndarray | None:
+    """Where the deformable refinement is centred: the lesion that grew most (latest over first
+    segmented volume), so the enlarging lesion gets the registration refined around it."""
+    if not tracks:
+        return None
+    if len(tracks) == 1:
+        return tracks[0].seed_lps
+
+    def growth(track: LesionTrack) -> float:
+        vols = [track.at[tp.label].measures.lesion_cc for tp in case.studies if tp.label in track.at]
+        return vols[-1] / vols[0] if len(vols) >= 2 and vols[0] > 0 else (float("inf") if len(vols) >= 2 else 0.0)
+
+    chosen = max(tracks, key=growth)
+    warnings.append(
+        f"the deformable refinement is centred on {chosen.name} (the lesion that grew most); the other lesions "
+        "are mapped by the rigid registration plus what of the refinement reaches them (it fades out beyond about "
+        "35 mm from that lesion)"
+    )
+    return chosen.seed_lps
 
 
 def record_for(fusion: Fusion, tp: Study, warnings: list[str]) -> None:

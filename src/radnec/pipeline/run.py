@@ -30,7 +30,8 @@ from radnec.case import Analysis, Registration
 from radnec.errors import InputError
 from radnec.pipeline.doseside import dose_side
 from radnec.pipeline.inputs import load_inputs
-from radnec.pipeline.judgement import evidence_stage
+from radnec.pipeline.judgement import evidence_stage, overview, series_used
+from radnec.pipeline.newlesions import keep_plausible, new_lesion_tracks
 from radnec.pipeline.lesions import lesion_block, lesion_tracks, segment_stage
 from radnec.pipeline.outputs import figures, provenance, write_analysis, write_run
 from radnec.pipeline.plansummary import plan_stage
@@ -183,6 +184,11 @@ def _stages(
     with stages("fusion: deformable"):
         if not keep_registration:
             deformable_stage(ws, case, fusions, tracks, warnings)
+    if not seeds:
+        with stages("new lesions"):
+            new = new_lesion_tracks(ws, case, plan, fusions, warnings)
+            segment_stage(ws, case, fusions, new, skipped)
+            tracks += keep_plausible(case, new, skipped)
     lesions = []
     with stages("dose side"):
         for track in tracks:
@@ -222,6 +228,8 @@ def _run(
         plan=plan.summary,
         registration=Registration(method=records[0].method if records else "none", timepoints=records),
         lesions=lesions,
+        overview=overview(tracks, lesions),
+        series_used=series_used(case),
         skipped=_unique(skipped),
         warnings=_unique(warnings),
         provenance=provenance(case),

@@ -120,6 +120,7 @@ class LesionTrack:
     target: Any  # radnec.dose.targets.LesionTarget
     at: dict[str, LesionAt] = field(default_factory=dict)  # study label -> lesion there
     course: Any | None = None  # radnec.lesion.longitudinal.LesionCourse
+    kind: str = "treated target"  # or "seed", "new, out of field" (radnec.case.Lesion.kind)
 
 
 __all__ = ["CaseInputs", "Fusion", "LesionAt", "LesionTrack", "PlanResult", "Study"]

@@ -43,6 +43,7 @@ if TYPE_CHECKING:  # pragma: no cover
 #: Section ids of the report, in order. Stable: tests, the web app and users link to them.
 SECTION_IDS = (
     "disclaimer-top",
+    "overview",
     "summary",
     "timeline",
     "images",
@@ -254,12 +255,17 @@ def render_html(
     figs = _Figures(figures or {}, captions or {})
     single = len(analysis.lesions) == 1
     lesions = [_lesion_view(les, figs, single) for les in analysis.lesions]
+    rows = {r.get("lesion"): r for r in analysis.overview}
+    for view, model in zip(lesions, analysis.lesions):
+        view["row"] = {"target": None, "prescription_gy": None, "latest_lesion_cc": None, "change_pct": None,
+                       "status": model.status, "kind": model.kind, "flagged": False} | rows.get(model.name, {})
+        view["status_reason"] = model.status_reason
     slugs: dict[str, int] = {}
-    for les in lesions:  # unique ids even for duplicate names
-        n = slugs.get(les["slug"], 0)
-        slugs[les["slug"]] = n + 1
+    for view in lesions:  # unique ids even for duplicate names
+        n = slugs.get(view["slug"], 0)
+        slugs[view["slug"]] = n + 1
         if n:
-            les["slug"] = f"{les['slug']}-{n + 1}"
+            view["slug"] = f"{view['slug']}-{n + 1}"
     registration = _registration_view(analysis, figs)
     removed: list[str] = []
     provenance = kv_rows(_scrub(analysis.provenance, removed))
