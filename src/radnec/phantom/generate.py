@@ -82,10 +82,14 @@ def _param(values: list, i: int):
 
 
 def _masks_from_fields(lesion: dict[str, np.ndarray], core: dict[str, np.ndarray], edema: np.ndarray,
-                       brain: np.ndarray, csf: np.ndarray) -> dict[str, np.ndarray]:
+                       brain: np.ndarray, csf: np.ndarray, order: list[str] | None = None) -> dict[str, np.ndarray]:
+    """Truth masks; lesion ``name`` gets label ``order.index(name) + 1`` (a lesion keeps its label
+    when another is absent at a time point)."""
     labels = np.zeros(edema.shape, dtype=np.uint8)
     necrotic = np.zeros(edema.shape, dtype=bool)
-    for i, name in enumerate(sorted(lesion), start=1):
+    order = order or sorted(lesion)
+    for name in sorted(lesion):
+        i = order.index(name) + 1
         inside = (lesion[name] > 0) & (labels == 0)
         labels[inside] = i
         necrotic |= inside & (core[name] > 0)
@@ -107,6 +111,10 @@ def build_case(
     fractions: int = 1,
     voxel_mm: float = 1.0,
     site: str | None = None,
+    lesions: int = 1,
+    new_lesion: bool = False,
+    protocol: str = "research-3d",
+    sag3d: str = "some",
 ) -> PhantomCase:
     """Generate one case in memory.
 
@@ -126,8 +134,25 @@ def build_case(
         Isotropic voxel size (mm) of every MR series and of the dose grid.
     site
         Named metastasis site from ``scenarios.yaml`` (default: chosen by the seed).
+    lesions
+        Number of planned targets (1..15); the scenario's lesion is one of them (by the seed), the
+        others respond (:mod:`radnec.phantom.multi`). 1 gives the one-target case unchanged.
+    new_lesion
+        Add a new metastasis in the low-dose region at the second-last or last follow-up.
+    protocol
+        ``research-3d`` (3-D T1c and FLAIR at every study) or ``clinical-2d`` (follow-ups as a
+        hospital's routine protocol writes them; :mod:`radnec.phantom.protocol`).
+    sag3d
+        With ``clinical-2d``: a sagittal 3-D post-contrast T1 at ``never``, ``some`` (by the seed) or
+        ``always`` follow-ups.
     """
     cfg = load_config()
+    from radnec.phantom.protocol import PROTOCOLS, SAG3D
+
+    if not 1 <= int(lesions) <= cfg["multi_target"]["max_lesions"]:
+        raise InputError(f"--lesions must be 1..{cfg['multi_target']['max_lesions']}, got {lesions}")
+    if protocol not in PROTOCOLS or sag3d not in SAG3D:
+        raise InputError(f"--protocol must be one of {', '.join(PROTOCOLS)} and --sag3d one of {', '.join(SAG3D)}")
     if scenario not in SCENARIOS:
         raise InputError(f"unknown scenario {scenario!r}; choose one of {', '.join(SCENARIOS)}")
     if technique not in TECHNIQUES:
@@ -230,6 +255,23 @@ def build_case(
         bub = rl.uniform(*sc["bubble_radius_fraction"], size=n_b)
         rim = float(rl.uniform(*sc["rim_mm"]))
         d_ptv = None
+    others = None
+    if lesions > 1 or new_lesion:
+        from radnec.phantom.multi import build_other_lesions
+
+        others, contours, structures, dose_full, dose_img, roi_types, plan_extra = build_other_lesions(
+            seed=seed, scenario=scenario, lesions=lesions, new_lesion=new_lesion, cfg=cfg, technique=technique,
+            fractions=fractions, anat=anat, axes=axes, shape_noise=shape_noise, level0=level0, c0=c0,
+            diameter=diameter, rx=rx, dose_full=dose_full, box=box, metrics=metrics, dose_centre=dose_centre,
+            distant=(c_new, max(sc["new_radius_mm"])) if scenario == "distant" else None, months=months,
+            contours=contours, structures=structures, voxel_mm=voxel_mm, tech=tech, dcfg=dcfg)
+        names.update({t.lesion: f"treated metastasis (target {t.number})" for t in others.targets if t.lesion != "L1"})
+        if others.new is not None:
+            names["N1"] = "new metastasis (out of field)"
+        planning_tp.lesion.update(others.levels)
+        no_core = np.full_like(level0, -1.0)
+        planning_tp.core.update({k: no_core for k in others.levels})
+    order = sorted(names)
     for i, _m in enumerate(months):
         lesion: dict[str, np.ndarray] = {}
         core: dict[str, np.ndarray] = {}
@@ -264,6 +306,11 @@ def build_case(
                 r_new = max(_param(sc["new_radius_mm"], i), MIN_RADIUS_VOXELS * voxel_mm)
                 lesion["L2"] = sphere_level(axes, c_new, r_new, shape_noise, amplitude=0.06)
                 core["L2"] = np.full_like(level0, -1.0)
+        if others is not None:
+            from radnec.phantom.multi import followup_fields
+
+            ol, oc = followup_fields(others, i + 1, axes=axes, shape_noise=shape_noise, no_core=no_core)
+            lesion.update(ol); core.update(oc)
         fields.append(TimepointLesions(lesion=lesion, core=core, edema=None))  # type: ignore[arg-type]
 
     clock.lap("evolution")
@@ -271,6 +318,7 @@ def build_case(
     # volume in the planning frame. "lesion" basis (necrosis): Leeman's edema / whole T1c lesion
     # ratio, hit in the FOLLOW-UP frame (the mass effect inflates the lesion more than the edema).
     basis = sc.get("edema_ratio_basis", "enhancing")
+    r_other = rng_for(seed, scenario, "targets", 1)
     for t, tp in enumerate(fields):
         ranges = cfg["planning_edema_ratio"] if t == 0 else _param(edema_cfg, t - 1)
         t1lesion = np.zeros(brain.shape, dtype=bool)
@@ -281,11 +329,14 @@ def build_case(
         for name in sorted(tp.lesion):
             les = tp.lesion[name] > 0
             enh_cc = float((les & ~(tp.core[name] > 0)).sum()) * voxel_cc
-            ratio = float(rl.uniform(*ranges))
+            if name in ("L1", "L2"):
+                ratio = float(rl.uniform(*ranges))
+            else:
+                ratio = float(r_other.uniform(*(ranges if t == 0 else cfg["multi_target"]["responding_edema_ratio"])))
             c = _centroid_lps(les, grid)
             dist_eff = distance_to(axes, c) * (1.0 + 0.25 * edema_noise) * (1.0 + 1.5 * gm)
             dist_eff = np.where(les, 0.0, dist_eff).astype(np.float32)
-            if t > 0 and basis == "lesion" and name == "L1" and len(tp.lesion) == 1:
+            if t > 0 and basis == "lesion" and name == "L1" and "L2" not in tp.lesion:
                 level = _edema_for_followup_lesion_ratio(
                     dist_eff=dist_eff, allowed=allowed, lesion=les, ratio=ratio, centre=c, axes=axes,
                     voxel_cc=voxel_cc, fu_cfg=fu_cfg)
@@ -308,7 +359,7 @@ def build_case(
     brain_centre = _centroid_lps(brain, grid)
     rr = rng_for(seed, scenario, "rigid")
     for i, tp in enumerate(fields):
-        pm = _masks_from_fields(tp.lesion, tp.core, tp.edema, brain_f, csf)
+        pm = _masks_from_fields(tp.lesion, tp.core, tp.edema, brain_f, csf, order)
         img_t1c, img_flair = clean_images(**tissue, enhancing=pm["enhancing"], core=pm["necrotic"], edema=pm["edema"])
         rn = rng_for(seed, scenario, "noise", i)
         if i == 0:
@@ -321,12 +372,13 @@ def build_case(
                 masks={k: _img(v.astype(np.uint8), grid, sitk.sitkUInt8) for k, v in pm.items()},
                 planning_masks=pm,
             ))
-            _add_seeds(studies[-1])
+            _add_seeds(studies[-1], order)
             continue
         mo = months[i - 1]
         rigid = rigid_transform(rr, centre=brain_centre, min_deg=fu_cfg["rigid_min_deg"], max_deg=fu_cfg["rigid_max_deg"],
                                 min_mm=fu_cfg["rigid_min_mm"], max_mm=fu_cfg["rigid_max_mm"])
-        amp, support = _mass_effect_size(lesion_cc=(pm["lesion_labels"] > 0).sum() * voxel_cc,
+        amp, support = _mass_effect_size(lesion_cc=np.isin(pm["lesion_labels"], [order.index(n) + 1 for n in ("L1", "L2")
+                                                                                if n in order]).sum() * voxel_cc,
                                          l1_cc=(pm["lesion_labels"] == 1).sum() * voxel_cc,
                                          edema_cc=pm["edema"].sum() * voxel_cc, fu_cfg=fu_cfg)
         mass = MassEffect(tuple(float(v) for v in tp.centres["L1"]), amp, support)
@@ -351,7 +403,7 @@ def build_case(
         cor = {n: sampled[nl + j] for j, n in enumerate(names_l)}
         ed = sampled[2 * nl]
         ones = np.ones(fshape, dtype=np.float32)
-        fm = _masks_from_fields(les, cor, ed, ones, 1.0 - ones)
+        fm = _masks_from_fields(les, cor, ed, ones, 1.0 - ones, order)
         acq = dict(rng=rn, noise_fraction=fu_cfg["noise_fraction"], bias_amplitude=fu_cfg["bias_amplitude"])
         days = int(round(mo * fu_cfg["days_per_month"]))
         st = Study(
@@ -362,7 +414,7 @@ def build_case(
             transform=planning_to_followup(rigid, mass, spacing_mm=fu_cfg["field_spacing_mm"]),
             rigid=rigid, mass=mass, planning_masks=pm,
         )
-        _add_seeds(st)
+        _add_seeds(st, order)
         studies.append(st)
 
     clock.lap("studies")
@@ -371,7 +423,8 @@ def build_case(
         months=months, anatomy=anat, site=site, gtv_diameter_mm=diameter, structures=structures,
         contours=contours, dose=dose_img, dose_on_planning=dose_full, metrics=metrics, prescription_gy=rx,
         isodose_fraction=metrics.isodose_fraction, srs_date=srs_date, studies=studies,
-        index_lesion=index_lesion, lesion_names=names,
+        index_lesion=index_lesion, lesion_names=names, others=others, protocol=protocol,
+        roi_types=roi_types if others is not None else None, plan_extra=plan_extra if others is not None else {},
     )
     case.pattern_measures = [pattern_measures(case, st) for st in studies[1:]]
     clock.lap("truth")
@@ -444,13 +497,13 @@ def _edema_for_followup_lesion_ratio(*, dist_eff: np.ndarray, allowed: np.ndarra
     return level
 
 
-def _add_seeds(study: Study) -> None:
+def _add_seeds(study: Study, order: list[str]) -> None:
     """Seed point per lesion in the study's own frame: the enhancing voxel nearest to the lesion
     centroid (so a region grower started there lands in enhancing tissue)."""
     labels = sitk.GetArrayFromImage(study.masks["lesion_labels"])
     enh = sitk.GetArrayFromImage(study.masks["enhancing"]) > 0
     for j in range(1, int(labels.max()) + 1):
-        name = f"L{j}"
+        name = order[j - 1]
         comp = labels == j
         if not comp.any():
             continue
@@ -521,12 +574,17 @@ def generate_case(
     voxel_mm: float = 1.0,
     site: str | None = None,
     montage: bool = False,
+    lesions: int = 1,
+    new_lesion: bool = False,
+    protocol: str = "research-3d",
+    sag3d: str = "some",
 ) -> dict:
     """Generate a case and write it to ``out`` (DICOM + ``truth.json``); return the truth dict.
 
     See :func:`build_case` for the parameters; ``montage`` also writes ``montage.png``."""
     case = build_case(scenario, seed, months=months, technique=technique, fractions=fractions,
-                      voxel_mm=voxel_mm, site=site)
+                      voxel_mm=voxel_mm, site=site, lesions=lesions, new_lesion=new_lesion, protocol=protocol,
+                      sag3d=sag3d)
     truth = write_case(case, Path(out))
     if montage:
         from radnec.phantom.montage import save_montage

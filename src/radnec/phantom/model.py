@@ -21,7 +21,8 @@ SCENARIOS: tuple[str, ...] = ("necrosis", "infield", "marginal", "distant", "sta
 #: Delivery techniques (``scenarios.yaml`` → ``technique``).
 TECHNIQUES = ("gk", "linac")
 #: Purpose → stream number of :func:`rng_for` (changing a number changes every phantom).
-STREAMS = {"anatomy": 1, "lesion": 2, "dose": 3, "rigid": 4, "noise": 5, "dates": 6, "uid": 7}
+STREAMS = {"anatomy": 1, "lesion": 2, "dose": 3, "rigid": 4, "noise": 5, "dates": 6, "uid": 7, "targets": 8,
+           "protocol": 9}
 
 
 def rng_for(seed: int, scenario: str, stream: str, *extra: int) -> np.random.Generator:
@@ -46,6 +47,7 @@ class Study:
     planning_masks: dict[str, np.ndarray] = field(default_factory=dict)  # planning-frame truth
     seeds_lps: dict[str, list[float]] = field(default_factory=dict)
     centres_lps: dict[str, list[float]] = field(default_factory=dict)
+    series: list = field(default_factory=list)   # clinical-2d protocol series (radnec.phantom.protocol.Series)
 
 
 @dataclass
@@ -73,6 +75,10 @@ class PhantomCase:
     index_lesion: str
     lesion_names: dict[str, str]
     pattern_measures: list[dict] = field(default_factory=list)
+    others: object | None = None                # radnec.phantom.multi.OtherLesions (--lesions/--new-lesion)
+    roi_types: dict[str, str] | None = None     # RT ROI Interpreted Type per ROI name (multi-target plans)
+    plan_extra: dict = field(default_factory=dict)  # plan-level truth of multi-target plans
+    protocol: str = "research-3d"
 
 
 __all__ = ["SCENARIOS", "TECHNIQUES", "STREAMS", "rng_for", "Study", "PhantomCase"]
