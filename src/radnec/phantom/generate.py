@@ -35,6 +35,7 @@ from radnec.phantom.lesion_fields import (
     smooth_noise,
     sphere_level,
 )
+from radnec.phantom.mass_edema import edema_for_followup_lesion_ratio, mass_effect_size
 from radnec.phantom.model import SCENARIOS, TECHNIQUES, PhantomCase, Study, rng_for
 from radnec.phantom.resampling import followup_grid, to_followup
 from radnec.phantom.truth import pattern_measures
@@ -337,7 +338,7 @@ def build_case(
             dist_eff = distance_to(axes, c) * (1.0 + 0.25 * edema_noise) * (1.0 + 1.5 * gm)
             dist_eff = np.where(les, 0.0, dist_eff).astype(np.float32)
             if t > 0 and basis == "lesion" and name == "L1" and "L2" not in tp.lesion:
-                level = _edema_for_followup_lesion_ratio(
+                level = edema_for_followup_lesion_ratio(
                     dist_eff=dist_eff, allowed=allowed, lesion=les, ratio=ratio, centre=c, axes=axes,
                     voxel_cc=voxel_cc, fu_cfg=fu_cfg)
             else:
@@ -358,6 +359,10 @@ def build_case(
     studies: list[Study] = []
     brain_centre = _centroid_lps(brain, grid)
     rr = rng_for(seed, scenario, "rigid")
+    if protocol == "clinical-2d":
+        from radnec.phantom.protocol import plan_protocol
+
+        proto_plan = plan_protocol(rng_for(seed, scenario, "protocol"), n_followups=len(months), sag3d=sag3d)
     for i, tp in enumerate(fields):
         pm = _masks_from_fields(tp.lesion, tp.core, tp.edema, brain_f, csf, order)
         img_t1c, img_flair = clean_images(**tissue, enhancing=pm["enhancing"], core=pm["necrotic"], edema=pm["edema"])
@@ -377,7 +382,7 @@ def build_case(
         mo = months[i - 1]
         rigid = rigid_transform(rr, centre=brain_centre, min_deg=fu_cfg["rigid_min_deg"], max_deg=fu_cfg["rigid_max_deg"],
                                 min_mm=fu_cfg["rigid_min_mm"], max_mm=fu_cfg["rigid_max_mm"])
-        amp, support = _mass_effect_size(lesion_cc=np.isin(pm["lesion_labels"], [order.index(n) + 1 for n in ("L1", "L2")
+        amp, support = mass_effect_size(lesion_cc=np.isin(pm["lesion_labels"], [order.index(n) + 1 for n in ("L1", "L2")
                                                                                 if n in order]).sum() * voxel_cc,
                                          l1_cc=(pm["lesion_labels"] == 1).sum() * voxel_cc,
                                          edema_cc=pm["edema"].sum() * voxel_cc, fu_cfg=fu_cfg)
@@ -415,6 +420,13 @@ def build_case(
             rigid=rigid, mass=mass, planning_masks=pm,
         )
         _add_seeds(st, order)
+        if protocol == "clinical-2d":
+            from radnec.phantom.protocol import routine_series
+
+            st.series, st.protocol_facts = routine_series(
+                proto_plan, i, tissue=tissue, pm=pm, followup={"T1c": r_t1c, "FLAIR": r_flair}, grid=grid, fgrid=fgrid,
+                rigid=rigid, mass=mass, centre_lps=np.array(rigid.TransformPoint(brain_centre.tolist())),
+                voxel_mm=voxel_mm, rng=rng_for(seed, scenario, "protocol", i), fu_cfg=fu_cfg)
         studies.append(st)
 
     clock.lap("studies")
@@ -429,72 +441,6 @@ def build_case(
     case.pattern_measures = [pattern_measures(case, st) for st in studies[1:]]
     clock.lap("truth")
     return case
-
-
-def _mass_effect_size(*, lesion_cc: float, l1_cc: float, edema_cc: float, fu_cfg: dict) -> tuple[float, float]:
-    """Mass-effect amplitude and support (mm) from the planning-frame volumes (cm³) of a follow-up."""
-    vol = lesion_cc + 0.25 * edema_cc
-    amp = fu_cfg["mass_effect_max_mm"] * float(np.clip(vol / fu_cfg["mass_effect_reference_cc"], 0.1, 1.0))
-    r_les = (3.0 * l1_cc * MM3_PER_CC / (4.0 * np.pi)) ** (1.0 / 3.0)
-    support = max(fu_cfg["mass_effect_support_mm"], 3.0 * (r_les + fu_cfg["mass_effect_peak_offset_mm"]))
-    return amp, support
-
-
-def _radial_jacobian(mass: MassEffect, r: np.ndarray) -> np.ndarray:
-    """Volume change ``det dM/dx`` of the radial mass effect at distance ``r`` (mm) from its centre:
-    ``rho'(r) (rho(r)/r)^2`` (1 beyond the support)."""
-    q = np.clip(r / mass.support_mm, 0.0, 1.0)
-    k = mass.u(mass.support_mm / 3.0) / max((1.0 / 3.0) ** 2 * (2.0 / 3.0) ** 4, 1e-12) if mass.amplitude_mm > 0 else 0.0
-    du = k / mass.support_mm * (2.0 * q * (1.0 - q) ** 4 - 4.0 * q**2 * (1.0 - q) ** 3)
-    u = mass.u(r)
-    return ((1.0 + du) * (1.0 + u / np.maximum(r, 1e-6)) ** 2).astype(np.float32)
-
-
-def _edema_for_followup_lesion_ratio(*, dist_eff: np.ndarray, allowed: np.ndarray, lesion: np.ndarray, ratio: float,
-                                     centre: np.ndarray, axes, voxel_cc: float, fu_cfg: dict) -> np.ndarray:
-    """Edema level field whose volume, once the follow-up's mass effect has been applied, is ``ratio``
-    times the (equally deformed) T1c lesion volume: Leeman's edema/lesion ratio hit in the follow-up
-    frame, with the edema in one piece with the lesion.
-
-    Volumes in the follow-up frame are planning volumes weighted by the Jacobian of ``M`` (the rigid
-    part keeps volumes); the amplitude of ``M`` depends on the edema volume, so the solution is
-    iterated (it converges at once when the amplitude saturates). ``dist_eff`` is not geodesic:
-    edema islands across sulci/CSF (not connected to the lesion through allowed tissue) are removed
-    and the volume is re-solved without them (vasogenic edema spreads through the white matter)."""
-    from scipy import ndimage as ndi
-
-    r = distance_to(axes, centre)
-    lesion_cc = float(lesion.sum()) * voxel_cc
-    near = ndi.binary_dilation(lesion, structure=np.ones((3, 3, 3), bool))
-    excluded = np.zeros(lesion.shape, dtype=bool)
-    edema_cc = ratio * lesion_cc
-    level = np.full(lesion.shape, -1.0, dtype=np.float32)
-    for _ in range(4):
-        ok = allowed & ~excluded
-        order = np.argsort(dist_eff[ok], kind="stable")
-        vals = dist_eff[ok][order]
-        r_ok = r[ok][order]
-        for _ in range(6):
-            amp, support = _mass_effect_size(lesion_cc=lesion_cc, l1_cc=lesion_cc, edema_cc=edema_cc, fu_cfg=fu_cfg)
-            mass = MassEffect(tuple(float(v) for v in centre), amp, support)
-            target = ratio * float(_radial_jacobian(mass, r[lesion]).sum()) * voxel_cc
-            cum = np.cumsum(_radial_jacobian(mass, r_ok), dtype=np.float64) * voxel_cc
-            n = min(max(int(np.searchsorted(cum, target)) + 1, 1), vals.size - 1)
-            r_e = 0.5 * (vals[n - 1] + vals[n])
-            new_cc = n * voxel_cc
-            converged = abs(new_cc - edema_cc) <= voxel_cc
-            edema_cc = new_cc
-            if converged:
-                break
-        level = np.where(excluded, np.minimum(r_e - dist_eff, -1.0), r_e - dist_eff).astype(np.float32)
-        mask = ok & (level > 0)
-        lab, _n = ndi.label(mask | lesion, structure=np.ones((3, 3, 3), bool))
-        ids = np.unique(lab[near & (mask | lesion)])
-        islands = mask & ~np.isin(lab, ids[ids > 0])
-        if islands.sum() * voxel_cc <= 0.005 * edema_cc:
-            break
-        excluded |= islands
-    return level
 
 
 def _add_seeds(study: Study, order: list[str]) -> None:

@@ -48,6 +48,7 @@ class Study:
     seeds_lps: dict[str, list[float]] = field(default_factory=dict)
     centres_lps: dict[str, list[float]] = field(default_factory=dict)
     series: list = field(default_factory=list)   # clinical-2d protocol series (radnec.phantom.protocol.Series)
+    protocol_facts: dict = field(default_factory=dict)  # clinical-2d: vendor, tilt, slice geometry
 
 
 @dataclass

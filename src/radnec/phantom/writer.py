@@ -66,7 +66,10 @@ def write_case(case: PhantomCase, out: Path) -> dict[str, Any]:
         desc = "MR BRAIN SRS PLANNING" if st.label == "planning" else "MR BRAIN FOLLOW-UP"
         series = {}
         slices_t1c = None
-        for n, seq in enumerate(("T1c", "FLAIR"), start=1):
+        if st.series:  # clinical-2d follow-up: the routine protocol's series instead of 3-D T1c/FLAIR
+            series = _write_routine(st, folder, out, patient=patient, key=key, time=time, desc=desc,
+                                    study_uid=study_uid, for_uid=for_uid, s_idx=s_idx)
+        for n, seq in enumerate(() if st.series else ("T1c", "FLAIR"), start=1):
             series_uid = make_uid(*key, st.label, seq, "series")
             sl = write_mr_series(
                 folder / seq, st.images[seq], sequence=seq, patient=patient, study_uid=study_uid,
@@ -134,6 +137,9 @@ def write_case(case: PhantomCase, out: Path) -> dict[str, Any]:
             "masks": masks,
             "lesions": _lesion_table(case, st),
         }
+        if st.series:
+            entry["protocol"] = st.protocol_facts
+            entry["expected_series"] = _expected_series(series)
         if st.transform is not None:
             tp = truth_dir / st.label / "planning_to_followup.h5"
             sitk.WriteTransform(st.transform, str(tp))
@@ -163,6 +169,38 @@ def write_case(case: PhantomCase, out: Path) -> dict[str, Any]:
     truth = _truth_document(case, studies_json, plan_info)
     (out / "truth.json").write_text(json.dumps(truth, indent=2) + "\n", encoding="utf-8")
     return truth
+
+
+def _write_routine(st: Study, folder: Path, out: Path, *, patient: Patient, key: tuple, time: str, desc: str,
+                   study_uid: str, for_uid: str, s_idx: int) -> dict[str, Any]:
+    """Write the clinical-2d series of one follow-up (folders named by series number only, as a
+    PACS export would); return the truth entry per series key."""
+    from radnec.phantom.dicom_series import write_series
+
+    study = {"study_uid": study_uid, "study_id": f"{s_idx + 1}", "description": desc, "for_uid": for_uid}
+    series = {}
+    for n, se in enumerate(st.series, start=1):
+        uid = make_uid(*key, st.label, se.key, "series")
+        sub = folder / f"S{n:03d}"
+        count = write_series(sub, se, patient=patient, study=study, series_uid=uid, series_number=n, date=st.date,
+                             time=time, uid_parts=(*key, st.label, se.key))
+        series[se.key] = {"series_instance_uid": uid, "folder": str(sub.relative_to(out)), "n_instances": count,
+                          "series_number": n, "description": se.tags["SeriesDescription"],
+                          "image_type": "\\".join(se.tags["ImageType"]),
+                          "post_contrast": "ContrastBolusAgent" in se.tags}
+    return series
+
+
+def _expected_series(series: dict[str, Any]) -> dict[str, Any]:
+    """The series a correct selector picks: the 3-D isotropic post-contrast T1 when present, else the
+    2-D axial post-contrast T1 (never the MPR reformat, localiser, DWI/ADC or pre-contrast T1)."""
+    if "t1c_sag3d" in series:
+        t1c, why = series["t1c_sag3d"], "3-D post-contrast present"
+    else:
+        t1c, why = series["t1c_2d"], "2-D axial T1 post-contrast only"
+    return {"t1c": t1c["series_instance_uid"], "t1c_description": t1c["description"],
+            "flair": series["flair_2d"]["series_instance_uid"], "flair_description": series["flair_2d"]["description"],
+            "why": why}
 
 
 def _plan_targets(case: PhantomCase, roi_numbers: dict[str, int]) -> list[tuple[int, str, float]] | None:
