@@ -32,6 +32,8 @@ def command(
                                  "(follow-ups as a routine protocol: 2-D thick slices, localiser, DWI/ADC, vendor names)."),
     sag3d: str = typer.Option("some", "--sag3d", help="clinical-2d: sagittal 3-D post-contrast T1 at never | some | "
                               "always follow-ups."),
+    oblique: str = typer.Option("some", "--oblique", help="clinical-2d: axials tilted 5-15 deg about left-right "
+                                "(AC-PC) at never | some (one follow-up, by seed) | always follow-ups."),
     dsc: bool = typer.Option(False, "--dsc", help="Also write a DSC perfusion series in the last follow-up study."),
     json_out: bool = typer.Option(False, "--json", help="Print truth.json to stdout."),
 ) -> None:
@@ -45,7 +47,7 @@ def command(
         raise InputError(f"--months must be numbers separated by commas (e.g. 3,9,16), got {months!r}") from exc
     truth = generate_case(scenario, seed, out, months=month_list, technique=technique, fractions=fractions,
                           voxel_mm=voxel_mm, site=site, montage=montage, lesions=lesions, new_lesion=new_lesion,
-                          protocol=protocol, sag3d=sag3d)
+                          protocol=protocol, sag3d=sag3d, oblique=oblique)
     if dsc:
         from radnec.phantom.dsc import add_dsc_to_phantom
 

@@ -116,6 +116,7 @@ def build_case(
     new_lesion: bool = False,
     protocol: str = "research-3d",
     sag3d: str = "some",
+    oblique: str = "some",
 ) -> PhantomCase:
     """Generate one case in memory.
 
@@ -146,14 +147,17 @@ def build_case(
     sag3d
         With ``clinical-2d``: a sagittal 3-D post-contrast T1 at ``never``, ``some`` (by the seed) or
         ``always`` follow-ups.
+    oblique
+        With ``clinical-2d``: axials tilted about the left-right axis at ``never``, ``some`` (at most
+        one follow-up, by the seed) or ``always`` follow-ups.
     """
     cfg = load_config()
     from radnec.phantom.protocol import PROTOCOLS, SAG3D
 
     if not 1 <= int(lesions) <= cfg["multi_target"]["max_lesions"]:
         raise InputError(f"--lesions must be 1..{cfg['multi_target']['max_lesions']}, got {lesions}")
-    if protocol not in PROTOCOLS or sag3d not in SAG3D:
-        raise InputError(f"--protocol must be one of {', '.join(PROTOCOLS)} and --sag3d one of {', '.join(SAG3D)}")
+    if protocol not in PROTOCOLS or sag3d not in SAG3D or oblique not in SAG3D:
+        raise InputError(f"--protocol must be one of {', '.join(PROTOCOLS)}; --sag3d and --oblique one of {', '.join(SAG3D)}")
     if scenario not in SCENARIOS:
         raise InputError(f"unknown scenario {scenario!r}; choose one of {', '.join(SCENARIOS)}")
     if technique not in TECHNIQUES:
@@ -362,7 +366,8 @@ def build_case(
     if protocol == "clinical-2d":
         from radnec.phantom.protocol import plan_protocol
 
-        proto_plan = plan_protocol(rng_for(seed, scenario, "protocol"), n_followups=len(months), sag3d=sag3d)
+        proto_plan = plan_protocol(rng_for(seed, scenario, "protocol"), n_followups=len(months), sag3d=sag3d,
+                                   oblique=oblique)
     for i, tp in enumerate(fields):
         pm = _masks_from_fields(tp.lesion, tp.core, tp.edema, brain_f, csf, order)
         img_t1c, img_flair = clean_images(**tissue, enhancing=pm["enhancing"], core=pm["necrotic"], edema=pm["edema"])
@@ -524,13 +529,14 @@ def generate_case(
     new_lesion: bool = False,
     protocol: str = "research-3d",
     sag3d: str = "some",
+    oblique: str = "some",
 ) -> dict:
     """Generate a case and write it to ``out`` (DICOM + ``truth.json``); return the truth dict.
 
     See :func:`build_case` for the parameters; ``montage`` also writes ``montage.png``."""
     case = build_case(scenario, seed, months=months, technique=technique, fractions=fractions,
                       voxel_mm=voxel_mm, site=site, lesions=lesions, new_lesion=new_lesion, protocol=protocol,
-                      sag3d=sag3d)
+                      sag3d=sag3d, oblique=oblique)
     truth = write_case(case, Path(out))
     if montage:
         from radnec.phantom.montage import save_montage

@@ -108,9 +108,9 @@ def _img(arr: np.ndarray, grid: sitk.Image) -> sitk.Image:
     return out
 
 
-def plan_protocol(rng: np.random.Generator, *, n_followups: int, sag3d: str) -> dict[str, Any]:
-    """Vendor, contrast agent, which follow-ups (1-based) get a sagittal 3-D T1c and which one has
-    oblique axials, all chosen by the seed."""
+def plan_protocol(rng: np.random.Generator, *, n_followups: int, sag3d: str, oblique: str = "some") -> dict[str, Any]:
+    """Vendor, contrast agent, which follow-ups (1-based) get a sagittal 3-D T1c (``sag3d``) and
+    which have oblique axials (``oblique``: ``some`` = at most one, by the seed), chosen by the seed."""
     cfg = load_protocols()
     vendors = sorted(cfg["vendors"])
     vendor = vendors[int(rng.integers(len(vendors)))]
@@ -126,14 +126,15 @@ def plan_protocol(rng: np.random.Generator, *, n_followups: int, sag3d: str) -> 
         if n_followups >= 2 and not flags.any():
             flags[int(rng.integers(n_followups))] = True
         with3d = {i + 1 for i in np.flatnonzero(flags)}
-    oblique = int(rng.integers(1, n_followups + 1)) if rng.random() < 0.5 else None
+    pick = int(rng.integers(1, n_followups + 1)) if rng.random() < 0.5 else None
+    tilted = {"never": set(), "always": set(range(1, n_followups + 1))}.get(oblique, {pick} - {None})
     lo, hi = cfg["geometry"]["oblique_tilt_deg"]
     tilt = float(rng.uniform(lo, hi)) * (1 if rng.random() < 0.5 else -1)
     suffix = None
     if vendor == "siemens":
         alts = cfg["vendors"]["siemens"]["post_suffix_alternatives"]
         suffix = alts[int(rng.integers(len(alts)))]
-    return {"vendor": vendor, "agent": agent, "sag3d": with3d, "oblique": oblique, "tilt_deg": tilt,
+    return {"vendor": vendor, "agent": agent, "sag3d": with3d, "oblique": tilted, "tilt_deg": tilt,
             "siemens_post_suffix": suffix}
 
 
@@ -166,7 +167,7 @@ def followup_series(plan: dict[str, Any], fu: int, *, images: dict[str, sitk.Ima
     Returns the series and the geometry facts for ``truth.json`` (tilt, slice spacing, …)."""
     g = load_protocols()["geometry"]
     acq = dict(rng=rng, noise_fraction=noise_fraction, bias_amplitude=bias_amplitude)
-    tilt = plan["tilt_deg"] if plan["oblique"] == fu else 0.0
+    tilt = plan["tilt_deg"] if fu in plan["oblique"] else 0.0
     axial = tilt_x(tilt)
     thick, gap = g["slice_thickness_mm"], g["slice_gap_mm"]
     step = thick + gap
