@@ -110,3 +110,22 @@ def test_scan_finds_every_series(clinical):
     for tp in truth["timepoints"][1:]:
         for entry in tp["series"].values():
             assert inv.series_by_uid(entry["series_instance_uid"]) is not None
+
+
+def test_one_target_clinical_case_without_3d_and_with_dsc(tmp_path):
+    from radnec.phantom.dsc import add_dsc_to_phantom
+    from radnec.phantom.generate import generate_case
+
+    truth = generate_case("distant", 1, tmp_path / "c", voxel_mm=VOXEL_MM, months=[3], protocol="clinical-2d",
+                          sag3d="never", oblique="never")
+    tp = truth["timepoints"][1]
+    assert "t1c_sag3d" not in tp["series"] and "t1c_mpr" not in tp["series"]
+    assert tp["expected_series"]["why"] == "2-D axial T1 post-contrast only"
+    assert tp["expected_series"]["t1c"] == tp["series"]["t1c_2d"]["series_instance_uid"]
+    assert tp["protocol"]["axial_tilt_deg"] == 0.0
+    rows = {r["name"]: r for r in truth["lesions"]}
+    assert rows["L1"]["target_gtv_name"] == "GTV" and not rows["L1"]["enlarging"]
+    assert rows["L2"]["target_gtv_name"] is None and rows["L2"]["enlarging"] and rows["L2"]["pattern"] == "out-of-field"
+    assert truth["new_lesion"] is None
+    dsc = add_dsc_to_phantom(tmp_path / "c", seed=1)
+    assert (tmp_path / "c" / dsc["folder"]).is_dir()

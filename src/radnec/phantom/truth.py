@@ -114,7 +114,16 @@ def lesion_truth(case: PhantomCase, studies_json: list[dict[str, Any]], *, isodo
     grid = case.anatomy.grid
     order = sorted(case.lesion_names)
     voxel_cc = float(np.prod(grid.GetSpacing())) / MM3_PER_CC
-    by_lesion = {t.lesion: t for t in others.targets} if others is not None else {}
+    if others is not None:
+        targets = list(others.targets)
+    else:  # one-target plan (clinical-2d protocol only): the RTSTRUCT's GTV/PTV
+        from radnec.phantom.targets import Target
+
+        c = _centroid_idx(_arr(case.structures["GTV"]) > 0)[::-1]
+        targets = [Target(number=1, lesion="L1", centre_lps=tuple(grid.TransformContinuousIndexToPhysicalPoint(
+            [float(v) for v in c])), diameter_mm=case.gtv_diameter_mm, prescription_gy=case.prescription_gy,
+            gtv_name="GTV", ptv_name="PTV", convention="plain")]
+    by_lesion = {t.lesion: t for t in targets}
     growing = {"necrosis": "L1", "infield": "L1", "marginal": "L1", "distant": "L2"}.get(case.scenario)
     last = case.studies[-1].planning_masks
     rows = []
@@ -128,8 +137,8 @@ def lesion_truth(case: PhantomCase, studies_json: list[dict[str, Any]], *, isodo
             centre = np.array(grid.TransformContinuousIndexToPhysicalPoint([float(v) for v in _centroid_idx(lesion_last)[::-1]]))
         else:
             centre = None
-        if t is None and others is not None and centre is not None:
-            near = min(others.targets, key=lambda q: float(np.linalg.norm(np.asarray(q.centre_lps) - centre)))
+        if t is None and centre is not None:
+            near = min(targets, key=lambda q: float(np.linalg.norm(np.asarray(q.centre_lps) - centre)))
             rx, source = near.prescription_gy, f"nearest target {near.gtv_name}"
         elif t is None:
             rx, source = case.prescription_gy, "plan"
