@@ -21,7 +21,7 @@ from radnec.geometry import MM3_PER_CC
 from radnec.phantom.anatomy import build_anatomy, physical_axes
 from radnec.phantom.config import load_config
 from radnec.phantom.contours import contours_to_mask, mask_to_contours
-from radnec.phantom.contrast import acquire, clean_images
+from radnec.phantom.contrast import MAX_UINT, acquire, clean_images
 from radnec.phantom.deform import MassEffect, planning_to_followup, rigid_transform
 from radnec.phantom.dose_model import build_dose, plan_metrics
 from radnec.phantom.lesion_fields import (
@@ -400,13 +400,18 @@ def build_case(
         edema_allowed = np.where((brain_f > 0.5) & (csf < 0.5), tp.edema, np.minimum(tp.edema, -1.0))
         truth_fields = [tp.lesion[n] for n in names_l] + [tp.core[n] for n in names_l] + [edema_allowed]
         sampled = []
+        done: dict[int, np.ndarray] = {}   # a field shared by several lesions (an empty core) is sampled once
         for f in truth_fields:  # each field only where it can be positive (its own small box)
+            if id(f) in done:
+                sampled.append(done[id(f)])
+                continue
             nz = np.argwhere(f > -1.0)
             if nz.size == 0:
                 sampled.append(np.full(fshape, -1.0, dtype=np.float32))
-                continue
-            pbox = (np.maximum(nz.min(0) - 2, 0), np.minimum(nz.max(0) + 3, brain.shape))
-            sampled += to_followup([f], [-1.0], grid=grid, fgrid=fgrid, rigid=rigid, mass=mass, planning_box=pbox)
+            else:
+                pbox = (np.maximum(nz.min(0) - 2, 0), np.minimum(nz.max(0) + 3, brain.shape))
+                sampled += to_followup([f], [-1.0], grid=grid, fgrid=fgrid, rigid=rigid, mass=mass, planning_box=pbox)
+            done[id(f)] = sampled[-1]
         clock.lap(f"fu{i} resample")
         nl = len(names_l)
         les = {n: sampled[j] for j, n in enumerate(names_l)}
@@ -418,8 +423,8 @@ def build_case(
         days = int(round(mo * fu_cfg["days_per_month"]))
         st = Study(
             label=f"fu{i}", months=mo, days_since_srs=days, date=srs_date + dt.timedelta(days=days), grid=fgrid,
-            images={"T1c": _img(acquire(r_t1c, **acq), fgrid, sitk.sitkUInt16),
-                    "FLAIR": _img(acquire(r_flair, **acq), fgrid, sitk.sitkUInt16)},
+            images={"T1c": _img(_scanner(r_t1c, protocol, acq), fgrid, sitk.sitkUInt16),
+                    "FLAIR": _img(_scanner(r_flair, protocol, acq), fgrid, sitk.sitkUInt16)},
             masks={k: _img(v.astype(np.uint8), fgrid, sitk.sitkUInt8) for k, v in fm.items()},
             transform=planning_to_followup(rigid, mass, spacing_mm=fu_cfg["field_spacing_mm"]),
             rigid=rigid, mass=mass, planning_masks=pm,
@@ -446,6 +451,14 @@ def build_case(
     case.pattern_measures = [pattern_measures(case, st) for st in studies[1:]]
     clock.lap("truth")
     return case
+
+
+def _scanner(clean: np.ndarray, protocol: str, acq: dict) -> np.ndarray:
+    """The 3-D follow-up image as acquired (research-3d) or, for clinical-2d follow-ups (whose 3-D
+    T1c/FLAIR are not written; only the montage shows them), the noise-free signal in uint16."""
+    if protocol == "research-3d":
+        return acquire(clean, **acq)
+    return np.clip(np.rint(clean), 0, MAX_UINT).astype(np.uint16)
 
 
 def _add_seeds(study: Study, order: list[str]) -> None:
