@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 import SimpleITK as sitk
 from pydicom import dcmread
+from pydicom.uid import UID
 
 from radnec.phantom.dicom_write import MR_STORAGE, PIXEL_DATA, Patient, _base, _da, _study, make_uid
 from radnec.phantom.protocol import Series
@@ -69,7 +70,7 @@ def write_series(folder: Path, series: Series, *, patient: Patient, study: dict,
         ds = dcmread(BytesIO(buf.getvalue()))
         for k in range(nz):
             n_written += 1
-            uid = make_uid(*uid_parts, "stack", s_idx, "slice", k)
+            uid = UID(make_uid(*uid_parts, "stack", s_idx, "slice", k))
             pos = np.array(stack.TransformIndexToPhysicalPoint([0, 0, k]))
             ds.SOPInstanceUID = uid
             ds.file_meta.MediaStorageSOPInstanceUID = uid

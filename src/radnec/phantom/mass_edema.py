@@ -23,7 +23,7 @@ def radial_jacobian(mass: MassEffect, r: np.ndarray) -> np.ndarray:
     """Volume change ``det dM/dx`` of the radial mass effect at distance ``r`` (mm) from its centre:
     ``rho'(r) (rho(r)/r)^2`` (1 beyond the support)."""
     q = np.clip(r / mass.support_mm, 0.0, 1.0)
-    k = mass.u(mass.support_mm / 3.0) / max((1.0 / 3.0) ** 2 * (2.0 / 3.0) ** 4, 1e-12) if mass.amplitude_mm > 0 else 0.0
+    k = mass.u(np.asarray(mass.support_mm / 3.0)) / max((1.0 / 3.0) ** 2 * (2.0 / 3.0) ** 4, 1e-12) if mass.amplitude_mm > 0 else 0.0
     du = k / mass.support_mm * (2.0 * q * (1.0 - q) ** 4 - 4.0 * q**2 * (1.0 - q) ** 3)
     u = mass.u(r)
     return ((1.0 + du) * (1.0 + u / np.maximum(r, 1e-6)) ** 2).astype(np.float32)
@@ -55,7 +55,7 @@ def edema_for_followup_lesion_ratio(*, dist_eff: np.ndarray, allowed: np.ndarray
         r_ok = r[ok][order]
         for _ in range(6):
             amp, support = mass_effect_size(lesion_cc=lesion_cc, l1_cc=lesion_cc, edema_cc=edema_cc, fu_cfg=fu_cfg)
-            mass = MassEffect(tuple(float(v) for v in centre), amp, support)
+            mass = MassEffect((float(centre[0]), float(centre[1]), float(centre[2])), amp, support)
             target = ratio * float(radial_jacobian(mass, r[lesion]).sum()) * voxel_cc
             cum = np.cumsum(radial_jacobian(mass, r_ok), dtype=np.float64) * voxel_cc
             n = min(max(int(np.searchsorted(cum, target)) + 1, 1), vals.size - 1)

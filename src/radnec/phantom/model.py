@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 import SimpleITK as sitk
@@ -15,6 +16,9 @@ import SimpleITK as sitk
 from radnec.phantom.anatomy import Anatomy
 from radnec.phantom.deform import MassEffect
 from radnec.phantom.dose_model import PlanMetrics
+
+if TYPE_CHECKING:
+    from radnec.phantom.multi import OtherLesions
 
 #: The phantom scenarios (``scenarios.yaml`` → ``scenarios``); the index seeds the random streams.
 SCENARIOS: tuple[str, ...] = ("necrosis", "infield", "marginal", "distant", "stable")
@@ -76,7 +80,7 @@ class PhantomCase:
     index_lesion: str
     lesion_names: dict[str, str]
     pattern_measures: list[dict] = field(default_factory=list)
-    others: object | None = None                # radnec.phantom.multi.OtherLesions (--lesions/--new-lesion)
+    others: OtherLesions | None = None                # radnec.phantom.multi.OtherLesions (--lesions/--new-lesion)
     roi_types: dict[str, str] | None = None     # RT ROI Interpreted Type per ROI name (multi-target plans)
     plan_extra: dict = field(default_factory=dict)  # plan-level truth of multi-target plans
     protocol: str = "research-3d"

@@ -18,7 +18,7 @@ import SimpleITK as sitk
 from radnec.geometry import MM3_PER_CC
 from radnec.phantom.contours import contours_to_mask, mask_to_contours
 from radnec.phantom.dose_model import build_dose, signed_distance_mm
-from radnec.phantom.lesion_fields import FAR_OUTSIDE_MM, sphere_level
+from radnec.phantom.lesion_fields import sphere_level
 from radnec.phantom.targets import (
     CONVENTIONS,
     Target,
@@ -54,7 +54,11 @@ class OtherLesions:
     scales: dict[str, list[float]] = field(default_factory=dict)
     radii: dict[str, float] = field(default_factory=dict)
     new: tuple[np.ndarray, dict[int, float]] | None = None
-    new_lesion_first_days: int | None = None
+
+
+def _zyx(grid: sitk.Image) -> tuple[float, float, float]:
+    sx, sy, sz = (float(v) for v in grid.GetSpacing())
+    return (sz, sy, sx)
 
 
 def plan_targets(rng: np.random.Generator, *, n: int, cfg: dict, technique: str, fractions: int, anat,
@@ -68,8 +72,7 @@ def plan_targets(rng: np.random.Generator, *, n: int, cfg: dict, technique: str,
     grid = anat.grid
     brain = sitk.GetArrayFromImage(anat.brain) > 0
     forbidden = sitk.GetArrayFromImage(anat.brainstem) > 0
-    spacing_zyx = tuple(float(v) for v in grid.GetSpacing()[::-1])
-    depth = brain_depth_mm(brain, spacing_zyx)
+    depth = brain_depth_mm(brain, _zyx(grid))
     pts = (np.array(grid.GetOrigin()), np.array(grid.GetSpacing()))
     placed = place_targets(rng, n=n - 1, depth_mm=depth, forbidden=forbidden, grid_points=pts,
                            occupied=occupied, cfg=mt, min_radius_mm=min_radius_mm)
@@ -90,11 +93,12 @@ def plan_targets(rng: np.random.Generator, *, n: int, cfg: dict, technique: str,
             r = max(diameter / 2.0, min_radius_mm)
             out.levels[lesion] = sphere_level(axes, centre, r, shape_noise)
             out.radii[lesion] = r
-            s = np.minimum.accumulate(rng.uniform(*mt["responding_scale"], size=n_followups))
+            lo, hi = (float(v) for v in mt["responding_scale"])
+            s = np.minimum.accumulate(rng.uniform(lo, hi, size=n_followups))
             out.scales[lesion] = [float(v) for v in s]
         gtv, ptv = roi_names(convention=conv, number=number, centre_lps=centre, technique=technique, taken=taken)
         taken.update({gtv, ptv or ""})
-        targets.append(Target(number=number, lesion=lesion, centre_lps=tuple(float(v) for v in centre),
+        targets.append(Target(number=number, lesion=lesion, centre_lps=(float(centre[0]), float(centre[1]), float(centre[2])),
                               diameter_mm=float(diameter), prescription_gy=float(rx), gtv_name=gtv, ptv_name=ptv,
                               convention=conv))
     return out, depth
@@ -106,7 +110,8 @@ def target_structures(others: OtherLesions, *, index_level: np.ndarray, ptv_marg
     planning-grid GTV/PTV masks per lesion name rasterised from the written contours."""
     contours: dict[str, list[np.ndarray]] = {}
     types: dict[str, str] = {}
-    gtvs, ptvs = {}, {}
+    gtvs: dict[str, sitk.Image] = {}
+    ptvs: dict[str, sitk.Image] = {}
     for t in others.targets:
         level = index_level if t.lesion == "L1" else others.levels[t.lesion]
         for kind, lvl, name in (("GTV", level, t.gtv_name), ("PTV", level + ptv_margin_mm, t.ptv_name)):
@@ -132,7 +137,7 @@ def summed_dose(others: OtherLesions, *, dose_full: np.ndarray, index_box: tuple
                 grid: sitk.Image) -> tuple[np.ndarray, sitk.Image]:
     """Add each responding target's own dose model to ``dose_full`` (Gy, planning grid, in place)
     and return it with the RTDOSE image over the union of the targets' dose boxes."""
-    spacing_zyx = tuple(float(v) for v in grid.GetSpacing()[::-1])
+    spacing_zyx = _zyx(grid)
     vox = float(np.mean(spacing_zyx))
     los, his = [np.array([s.start for s in index_box])], [np.array([s.stop for s in index_box])]
     for t in others.targets:
@@ -168,7 +173,7 @@ def add_new_lesion(others: OtherLesions, rng: np.random.Generator, *, cfg: dict,
     last follow-up (by the seed), in the low-dose region (see ``scenarios.yaml`` → ``multi_target``)."""
     mt = cfg["multi_target"]
     grid = anat.grid
-    spacing_zyx = tuple(float(v) for v in grid.GetSpacing()[::-1])
+    spacing_zyx = _zyx(grid)
     union = np.zeros(dose_full.shape, dtype=bool)
     for m in ptvs.values():
         union |= sitk.GetArrayViewFromImage(m) > 0
@@ -217,7 +222,7 @@ def r50_mm(piv50_cc: float) -> float:
 
 
 __all__ = ["OtherLesions", "plan_targets", "target_structures", "summed_dose", "add_new_lesion",
-           "followup_fields", "v12_all_targets_cc", "r50_mm", "FAR_OUTSIDE_MM"]
+           "followup_fields", "v12_all_targets_cc", "r50_mm", "build_other_lesions"]
 
 
 def build_other_lesions(*, seed: int, scenario: str, lesions: int, new_lesion: bool, cfg: dict, technique: str,

@@ -92,14 +92,13 @@ def slab_average(image: sitk.Image, grid: sitk.Image, *, thickness_mm: float, sa
     the grid normal: the partial-volume signal of a thick 2-D slice (float32, z, y, x)."""
     d = np.array(grid.GetDirection()).reshape(3, 3)
     normal = d[:, 2]
-    acc = None
+    acc = np.zeros(grid.GetSize()[::-1], dtype=np.float32)
     for k in range(samples):
         off = (k + 0.5) / samples * thickness_mm - thickness_mm / 2.0
         g = sitk.Image(grid)
         g.SetOrigin([float(v) for v in np.array(grid.GetOrigin()) + off * normal])
-        a = sitk.GetArrayFromImage(sitk.Resample(image, g, sitk.Transform(), sitk.sitkLinear, 0.0, sitk.sitkFloat32))
-        acc = a if acc is None else acc + a
-    return (acc / samples).astype(np.float32)
+        acc += sitk.GetArrayFromImage(sitk.Resample(image, g, sitk.Transform(), sitk.sitkLinear, 0.0, sitk.sitkFloat32))
+    return acc / np.float32(samples)
 
 
 def _img(arr: np.ndarray, grid: sitk.Image) -> sitk.Image:
@@ -125,7 +124,7 @@ def plan_protocol(rng: np.random.Generator, *, n_followups: int, sag3d: str, obl
             flags[int(rng.integers(n_followups))] = False
         if n_followups >= 2 and not flags.any():
             flags[int(rng.integers(n_followups))] = True
-        with3d = {i + 1 for i in np.flatnonzero(flags)}
+        with3d = {int(i) + 1 for i in np.flatnonzero(flags)}
     pick = int(rng.integers(1, n_followups + 1)) if rng.random() < 0.5 else None
     tilted = {"never": set(), "always": set(range(1, n_followups + 1))}.get(oblique, {pick} - {None})
     lo, hi = cfg["geometry"]["oblique_tilt_deg"]
@@ -166,7 +165,10 @@ def followup_series(plan: dict[str, Any], fu: int, *, images: dict[str, sitk.Ima
 
     Returns the series and the geometry facts for ``truth.json`` (tilt, slice spacing, …)."""
     g = load_protocols()["geometry"]
-    acq = dict(rng=rng, noise_fraction=noise_fraction, bias_amplitude=bias_amplitude)
+
+    def scan(signal: np.ndarray) -> np.ndarray:  # the scanner's bias field and Rician noise
+        return acquire(signal, rng=rng, noise_fraction=noise_fraction, bias_amplitude=bias_amplitude).astype(np.float32)
+
     tilt = plan["tilt_deg"] if fu in plan["oblique"] else 0.0
     axial = tilt_x(tilt)
     thick, gap = g["slice_thickness_mm"], g["slice_gap_mm"]
@@ -187,7 +189,7 @@ def followup_series(plan: dict[str, Any], fu: int, *, images: dict[str, sitk.Ima
     for d in (np.eye(3), SAGITTAL, CORONAL):
         lg = stack_grid(centre_lps=centre_lps, direction=d, spacing=(lpx, lpx, 8.0), size=(nl, nl, 1))
         a = sitk.GetArrayFromImage(sitk.Resample(images["T1"], lg, sitk.Transform(), sitk.sitkLinear, 0.0, sitk.sitkFloat32))
-        planes.append(_img(acquire(a, **acq).astype(np.float32), lg))
+        planes.append(_img(scan(a), lg))
     out.append(Series("localizer", planes, _tags(plan, "localizer", post=False, acquisition="2D")))
     px = max(g["in_plane_mm"], voxel_mm)
     ag = axial_grid(px)
@@ -196,7 +198,7 @@ def followup_series(plan: dict[str, Any], fu: int, *, images: dict[str, sitk.Ima
         a = slab_average(images[src], ag, thickness_mm=thick, samples=g["slab_samples"])
         tags = _tags(plan, key, post=post, acquisition="2D")
         tags.update(SliceThickness=thick, SpacingBetweenSlices=step)
-        out.append(Series(key, [_img(acquire(a, **acq).astype(np.float32), ag)], tags))
+        out.append(Series(key, [_img(scan(a), ag)], tags))
     dg = axial_grid(max(g["dwi_in_plane_mm"], voxel_mm))
     b0 = slab_average(images["T2"], dg, thickness_mm=thick, samples=g["slab_samples"])
     adc_true = slab_average(images["ADC"], dg, thickness_mm=thick, samples=g["slab_samples"])
@@ -204,7 +206,7 @@ def followup_series(plan: dict[str, Any], fu: int, *, images: dict[str, sitk.Ima
     noisy = {}
     for b in load_protocols()["b_values"]:
         sig = b0 * np.exp(-b * adc_true * 1e-6)
-        noisy[b] = acquire(sig, **acq).astype(np.float32)
+        noisy[b] = scan(sig)
         stacks.append(_img(noisy[b], dg))
         btags.append({"DiffusionBValue": float(b)})
     tags = _tags(plan, "dwi", post=False, acquisition="2D")
@@ -222,7 +224,7 @@ def followup_series(plan: dict[str, Any], fu: int, *, images: dict[str, sitk.Ima
         sg = stack_grid(centre_lps=centre_lps, direction=SAGITTAL, spacing=(voxel_mm,) * 3,
                         size=(int(round(fov_p / voxel_mm)), int(round(fov_s / voxel_mm)), int(round(2 * half / voxel_mm)) + 1))
         a = sitk.GetArrayFromImage(sitk.Resample(images["T1c"], sg, sitk.Transform(), sitk.sitkLinear, 0.0, sitk.sitkFloat32))
-        sag = _img(acquire(a, **acq).astype(np.float32), sg)
+        sag = _img(scan(a), sg)
         tags = _tags(plan, "t1c_sag3d", post=True, acquisition="3D")
         tags.update(SliceThickness=voxel_mm, SpacingBetweenSlices=voxel_mm)
         out.append(Series("t1c_sag3d", [sag], tags))
