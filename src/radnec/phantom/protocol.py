@@ -183,7 +183,7 @@ def followup_series(plan: dict[str, Any], fu: int, *, images: dict[str, sitk.Ima
 
     out: list[Series] = []
     # localiser: three single planes through the brain centre (point sampled)
-    lpx = max(g["localizer_in_plane_mm"], voxel_mm)
+    lpx = g["localizer_in_plane_mm"] * voxel_mm
     nl = int(round(g["localizer_fov_mm"] / lpx))
     planes = []
     for d in (np.eye(3), SAGITTAL, CORONAL):
@@ -191,7 +191,7 @@ def followup_series(plan: dict[str, Any], fu: int, *, images: dict[str, sitk.Ima
         a = sitk.GetArrayFromImage(sitk.Resample(images["T1"], lg, sitk.Transform(), sitk.sitkLinear, 0.0, sitk.sitkFloat32))
         planes.append(_img(scan(a), lg))
     out.append(Series("localizer", planes, _tags(plan, "localizer", post=False, acquisition="2D")))
-    px = max(g["in_plane_mm"], voxel_mm)
+    px = g["in_plane_mm"] * voxel_mm
     ag = axial_grid(px)
     for key, src, post in (("t1c_2d", "T1c", True), ("t1_2d", "T1", False), ("t2_2d", "T2", False),
                            ("flair_2d", "FLAIR", False)):
@@ -199,7 +199,7 @@ def followup_series(plan: dict[str, Any], fu: int, *, images: dict[str, sitk.Ima
         tags = _tags(plan, key, post=post, acquisition="2D")
         tags.update(SliceThickness=thick, SpacingBetweenSlices=step)
         out.append(Series(key, [_img(scan(a), ag)], tags))
-    dg = axial_grid(max(g["dwi_in_plane_mm"], voxel_mm))
+    dg = axial_grid(g["dwi_in_plane_mm"] * voxel_mm)
     b0 = slab_average(images["T2"], dg, thickness_mm=thick, samples=g["slab_samples"])
     adc_true = slab_average(images["ADC"], dg, thickness_mm=thick, samples=g["slab_samples"])
     stacks, btags = [], []
@@ -213,8 +213,9 @@ def followup_series(plan: dict[str, Any], fu: int, *, images: dict[str, sitk.Ima
     tags.update(SliceThickness=thick, SpacingBetweenSlices=step)
     out.append(Series("dwi", stacks, tags, btags))
     b_hi = max(noisy)
+    head = noisy[0] > g["adc_background_fraction"] * float(np.percentile(noisy[0], 99))  # scanners blank the background
     with np.errstate(divide="ignore", invalid="ignore"):
-        adc = np.where((noisy[0] > 20) & (noisy[b_hi] > 0), -np.log(noisy[b_hi] / np.maximum(noisy[0], 1.0)) / b_hi * 1e6, 0.0)
+        adc = np.where(head & (noisy[b_hi] > 0), -np.log(noisy[b_hi] / np.maximum(noisy[0], 1.0)) / b_hi * 1e6, 0.0)
     tags = _tags(plan, "adc", post=False, acquisition="2D")
     tags.update(SliceThickness=thick, SpacingBetweenSlices=step)
     out.append(Series("adc", [_img(np.nan_to_num(adc), dg)], tags))
