@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
 import numpy as np
 import SimpleITK as sitk
@@ -16,9 +15,7 @@ import SimpleITK as sitk
 from radnec.phantom.anatomy import Anatomy
 from radnec.phantom.deform import MassEffect
 from radnec.phantom.dose_model import PlanMetrics
-
-if TYPE_CHECKING:
-    from radnec.phantom.multi import OtherLesions
+from radnec.phantom.targets import Target
 
 #: The phantom scenarios (``scenarios.yaml`` → ``scenarios``); the index seeds the random streams.
 SCENARIOS: tuple[str, ...] = ("necrosis", "infield", "marginal", "distant", "stable")
@@ -32,6 +29,32 @@ STREAMS = {"anatomy": 1, "lesion": 2, "dose": 3, "rigid": 4, "noise": 5, "dates"
 def rng_for(seed: int, scenario: str, stream: str, *extra: int) -> np.random.Generator:
     """Independent deterministic random stream per (seed, scenario, purpose)."""
     return np.random.default_rng([int(seed), SCENARIOS.index(scenario), STREAMS[stream], *extra])
+
+
+@dataclass
+class OtherLesions:
+    """Lesions besides the scenario's (planning frame).
+
+    Attributes
+    ----------
+    targets
+        Every planned target, the index included (number order).
+    index_target
+        Plan number of the index lesion's target.
+    levels
+        Planning level field (mm, > 0 inside) of each responding target, keyed by lesion name.
+    scales
+        Radius scale per follow-up of each responding target (≤ 1, never growing).
+    new
+        ``(centre LPS mm, {follow-up index (1-based): radius mm})`` of the new metastasis, or ``None``.
+    """
+
+    targets: list[Target]
+    index_target: int
+    levels: dict[str, np.ndarray] = field(default_factory=dict)
+    scales: dict[str, list[float]] = field(default_factory=dict)
+    radii: dict[str, float] = field(default_factory=dict)
+    new: tuple[np.ndarray, dict[int, float]] | None = None
 
 
 @dataclass
@@ -80,10 +103,10 @@ class PhantomCase:
     index_lesion: str
     lesion_names: dict[str, str]
     pattern_measures: list[dict] = field(default_factory=list)
-    others: OtherLesions | None = None                # radnec.phantom.multi.OtherLesions (--lesions/--new-lesion)
+    others: OtherLesions | None = None          # --lesions / --new-lesion (radnec.phantom.multi)
     roi_types: dict[str, str] | None = None     # RT ROI Interpreted Type per ROI name (multi-target plans)
     plan_extra: dict = field(default_factory=dict)  # plan-level truth of multi-target plans
     protocol: str = "research-3d"
 
 
-__all__ = ["SCENARIOS", "TECHNIQUES", "STREAMS", "rng_for", "Study", "PhantomCase"]
+__all__ = ["SCENARIOS", "TECHNIQUES", "STREAMS", "rng_for", "OtherLesions", "Study", "PhantomCase"]

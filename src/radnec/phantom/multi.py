@@ -10,8 +10,6 @@ in a one-target case; this module adds the rest around it.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 import numpy as np
 import SimpleITK as sitk
 
@@ -19,6 +17,7 @@ from radnec.geometry import MM3_PER_CC
 from radnec.phantom.contours import contours_to_mask, mask_to_contours
 from radnec.phantom.dose_model import build_dose, signed_distance_mm
 from radnec.phantom.lesion_fields import sphere_level
+from radnec.phantom.model import OtherLesions, rng_for
 from radnec.phantom.targets import (
     CONVENTIONS,
     Target,
@@ -30,32 +29,6 @@ from radnec.phantom.targets import (
 )
 
 
-@dataclass
-class OtherLesions:
-    """Lesions besides the scenario's (planning frame).
-
-    Attributes
-    ----------
-    targets
-        Every planned target, the index included (number order).
-    index_target
-        Plan number of the index lesion's target.
-    levels
-        Planning level field (mm, > 0 inside) of each responding target, keyed by lesion name.
-    scales
-        Radius scale per follow-up of each responding target (≤ 1, never growing).
-    new
-        ``(centre LPS mm, {follow-up index (1-based): radius mm})`` of the new metastasis, or ``None``.
-    """
-
-    targets: list[Target]
-    index_target: int
-    levels: dict[str, np.ndarray] = field(default_factory=dict)
-    scales: dict[str, list[float]] = field(default_factory=dict)
-    radii: dict[str, float] = field(default_factory=dict)
-    new: tuple[np.ndarray, dict[int, float]] | None = None
-
-
 def _zyx(grid: sitk.Image) -> tuple[float, float, float]:
     sx, sy, sz = (float(v) for v in grid.GetSpacing())
     return (sz, sy, sx)
@@ -63,7 +36,7 @@ def _zyx(grid: sitk.Image) -> tuple[float, float, float]:
 
 def plan_targets(rng: np.random.Generator, *, n: int, cfg: dict, technique: str, fractions: int, anat,
                  axes, shape_noise: np.ndarray, occupied: list[tuple[np.ndarray, float]], index: dict,
-                 voxel_mm: float, n_followups: int, min_radius_mm: float) -> tuple[OtherLesions, np.ndarray]:
+                 n_followups: int, min_radius_mm: float) -> tuple[OtherLesions, np.ndarray]:
     """Place ``n - 1`` responding targets around the index lesion and name all ``n``.
 
     ``index`` holds the index lesion's ``centre`` (LPS mm), ``diameter_mm`` and ``prescription_gy``.
@@ -221,7 +194,7 @@ def r50_mm(piv50_cc: float) -> float:
     return float((3.0 * piv50_cc * MM3_PER_CC / (4.0 * np.pi)) ** (1.0 / 3.0))
 
 
-__all__ = ["OtherLesions", "plan_targets", "target_structures", "summed_dose", "add_new_lesion",
+__all__ = ["plan_targets", "target_structures", "summed_dose", "add_new_lesion",
            "followup_fields", "v12_all_targets_cc", "r50_mm", "build_other_lesions"]
 
 
@@ -238,8 +211,6 @@ def build_other_lesions(*, seed: int, scenario: str, lesions: int, new_lesion: b
     ``structures`` keeps ``GTV``/``PTV`` for the index target and adds ``GTV:<lesion>``/``PTV:<lesion>``
     for every target.
     """
-    from radnec.phantom.model import rng_for
-
     rt = rng_for(seed, scenario, "targets")
     mt = cfg["multi_target"]
     min_r = 1.5 * voxel_mm
@@ -251,7 +222,7 @@ def build_other_lesions(*, seed: int, scenario: str, lesions: int, new_lesion: b
     others, depth = plan_targets(rt, n=lesions, cfg=cfg, technique=technique, fractions=fractions, anat=anat,
                                  axes=axes, shape_noise=shape_noise, occupied=occupied,
                                  index={"centre": c0, "diameter_mm": diameter, "prescription_gy": rx},
-                                 voxel_mm=voxel_mm, n_followups=len(months), min_radius_mm=min_r)
+                                 n_followups=len(months), min_radius_mm=min_r)
     if lesions > 1:
         contours, roi_types, gtvs, ptvs = target_structures(others, index_level=level0,
                                                             ptv_margin_mm=tech["ptv_margin_mm"], grid=grid, base=contours)
