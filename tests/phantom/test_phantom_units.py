@@ -80,7 +80,7 @@ def test_montage_png(tmp_path):
 def test_radial_jacobian_gives_the_deformed_ball_volume():
     """The follow-up volume of a planning ball = integral of the mass-effect Jacobian over it (the
     phantom's Leeman ratio is hit in the follow-up frame with this weighting)."""
-    from radnec.phantom.generate import _radial_jacobian
+    from radnec.phantom.mass_edema import radial_jacobian as _radial_jacobian
 
     m = MassEffect((0.0, 0.0, 0.0), 3.0, 54.0)
     for radius in (5.0, 14.0, 30.0, 60.0):

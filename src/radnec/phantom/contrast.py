@@ -94,3 +94,43 @@ def acquire(image: np.ndarray, *, rng: np.random.Generator, noise_fraction: floa
     b = bias_field(rng, image.shape, bias_amplitude)
     noisy = rician(rng, image * b, noise_fraction * T1_SCALE * 0.88)
     return np.clip(np.rint(noisy), 0, MAX_UINT).astype(np.uint16)
+
+
+#: Routine-protocol contrasts of ``--protocol clinical-2d`` (arbitrary units, phantom design, not
+#: physics): pre-contrast T1 (lesion slightly hypointense, no enhancement), T2 (CSF bright, edema
+#: and necrosis bright) and ADC (1e-6 mm²/s; typical adult values: white matter ~700, grey ~800,
+#: CSF ~3000, vasogenic edema ~1400, solid metastasis ~1000, necrosis ~2000).
+T1PRE_LESION = 640.0
+T2_WM, T2_GM, T2_CSF = 300.0, 450.0, 1500.0
+T2_EDEMA, T2_ENHANCING, T2_CORE = 900.0, 650.0, 1100.0
+ADC_WM, ADC_GM, ADC_CSF = 700.0, 800.0, 3000.0
+ADC_EDEMA, ADC_ENHANCING, ADC_CORE = 1400.0, 1000.0, 2000.0
+
+
+def routine_images(
+    *,
+    t1: np.ndarray,
+    gm: np.ndarray,
+    wm: np.ndarray,
+    csf: np.ndarray,
+    brain: np.ndarray,
+    enhancing: np.ndarray,
+    core: np.ndarray,
+    edema: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Noise-free (pre-contrast T1, T2, ADC in 1e-6 mm²/s) float32 signals (all inputs share one grid)."""
+    f_ed, f_en, f_co = _pv_box(edema), _pv_box(enhancing), _pv_box(core)
+    t1pre = T1_SCALE * t1 * (1.0 - f_ed * (1.0 - T1C_EDEMA_FACTOR))
+    t1pre = t1pre * (1.0 - f_en) + T1PRE_LESION * f_en
+    t1pre = t1pre * (1.0 - f_co) + T1C_CORE * f_co
+    head = np.clip(brain * 1.2, 0, 1)
+    t2 = (T2_WM * wm + T2_GM * gm + T2_CSF * csf) * head
+    adc = (ADC_WM * wm + ADC_GM * gm + ADC_CSF * csf) * head
+    for img, (e, n, c) in ((t2, (T2_EDEMA, T2_ENHANCING, T2_CORE)), (adc, (ADC_EDEMA, ADC_ENHANCING, ADC_CORE))):
+        img *= 1.0 - f_ed
+        img += e * f_ed
+        img *= 1.0 - f_en
+        img += n * f_en
+        img *= 1.0 - f_co
+        img += c * f_co
+    return t1pre.astype(np.float32), t2.astype(np.float32), adc.astype(np.float32)

@@ -216,8 +216,11 @@ def write_rtstruct(
     sop_uid: str,
     referenced_series_uid: str,
     date: dt.date,
+    roi_types: dict[str, str] | None = None,
 ) -> dict[str, int]:
-    """Write an RTSTRUCT referencing the planning T1c slices; return {ROI name: ROI number}."""
+    """Write an RTSTRUCT referencing the planning T1c slices; return {ROI name: ROI number}.
+    ``roi_types`` gives the RT ROI Interpreted Type per ROI name (default: by the name GTV/PTV/organ)."""
+    types = roi_types if roi_types is not None else _ROI_TYPES
     ds = _base(RTSTRUCT_STORAGE, sop_uid, patient, "RTSTRUCT")
     _study(ds, series_uid=series_uid, series_number=100, series_description="RTSTRUCT phantom", date=date, **study)
     ds.StructureSetLabel = "PHANTOM"
@@ -251,11 +254,11 @@ def write_rtstruct(
             c.NumberOfContourPoints = len(pts)
             _set_raw_ds(c, CONTOUR_DATA, pts.ravel())
             items.append(c)
-        rc = Dataset(); rc.ReferencedROINumber = n; rc.ROIDisplayColor = _ROI_COLOURS.get(name, [255, 255, 0])
+        rc = Dataset(); rc.ReferencedROINumber = n; rc.ROIDisplayColor = _ROI_COLOURS.get(name, _ROI_COLOURS.get(types.get(name, ""), [255, 255, 0]))
         rc.ContourSequence = DSequence(items)
         contour_seq.append(rc)
         ob = Dataset(); ob.ObservationNumber = n; ob.ReferencedROINumber = n
-        ob.RTROIInterpretedType = _ROI_TYPES.get(name, "ORGAN"); ob.ROIInterpreter = ""
+        ob.RTROIInterpretedType = types.get(name, "ORGAN"); ob.ROIInterpreter = ""
         obs_seq.append(ob)
     ds.StructureSetROISequence = DSequence(roi_seq)
     ds.ROIContourSequence = DSequence(contour_seq)
@@ -282,6 +285,7 @@ def write_rtplan(
     isocentre_lps: Sequence[float],
     date: dt.date,
     uid_parts: Sequence[object],
+    targets: Sequence[tuple[int, str, float]] | None = None,
 ) -> None:
     """Write an RTPLAN: prescription (DoseReferenceSequence), fractionation (FractionGroupSequence)
     and technique (Gamma Knife: Elekta, no beams; linac: four non-coplanar 6 MV arcs)."""
@@ -310,6 +314,23 @@ def write_rtplan(
     dr.TargetPrescriptionDose = f"{prescription_gy:.4g}"
     dr.DeliveryMaximumDose = f"{prescription_gy / isodose_fraction:.4g}"
     ds.DoseReferenceSequence = DSequence([dr])
+    if targets:  # multi-target plan: one VOLUME dose reference per target (ROI number, name, Rx Gy)
+        ds.RTPlanName = f"SRS {len(targets)} targets"
+        ds.PrescriptionDescription = "; ".join(f"{name}: {rx:g} Gy" for _n, name, rx in targets) + (
+            f" in {fractions} fraction(s) to the {pct:.0f}% isodose")
+        items = []
+        for k, (roi, name, rx) in enumerate(targets, start=1):
+            it = Dataset()
+            it.DoseReferenceNumber = k
+            it.DoseReferenceUID = make_uid(*uid_parts, "doseref", k)
+            it.DoseReferenceStructureType = "VOLUME"
+            it.ReferencedROINumber = roi
+            it.DoseReferenceDescription = f"{name} {pct:.0f}% IDL"
+            it.DoseReferenceType = "TARGET"
+            it.TargetPrescriptionDose = f"{rx:.4g}"
+            it.DeliveryMaximumDose = f"{rx / isodose_fraction:.4g}"
+            items.append(it)
+        ds.DoseReferenceSequence = DSequence(items)
     setup = Dataset(); setup.PatientPosition = "HFS"; setup.PatientSetupNumber = 1
     ds.PatientSetupSequence = DSequence([setup])
     fg = Dataset()
@@ -318,6 +339,12 @@ def write_rtplan(
     fg.NumberOfBrachyApplicationSetups = 0
     rdr = Dataset(); rdr.ReferencedDoseReferenceNumber = 1; rdr.TargetPrescriptionDose = f"{prescription_gy:.4g}"
     fg.ReferencedDoseReferenceSequence = DSequence([rdr])
+    if targets:
+        refs_t = []
+        for k, (_roi, _name, rx) in enumerate(targets, start=1):
+            r = Dataset(); r.ReferencedDoseReferenceNumber = k; r.TargetPrescriptionDose = f"{rx:.4g}"
+            refs_t.append(r)
+        fg.ReferencedDoseReferenceSequence = DSequence(refs_t)
     if technique == "linac":
         arcs = [(181.0, 179.0, 0.0), (181.0, 300.0, 45.0), (60.0, 179.0, 315.0), (181.0, 300.0, 90.0)]
         beams, refs = [], []

@@ -394,7 +394,8 @@ def add_dsc_to_phantom(out: str | Path, *, seed: int = 0, study: str | None = No
     if params is None:
         raise InputError(f"no DSC setting for diagnosis {truth['diagnosis']!r} in dsc_scenarios.yaml")
 
-    t1c = read_series(out / tp["series"]["T1c"]["folder"])
+    ref = tp["series"].get("T1c") or tp["series"]["t1c_2d"]   # clinical-2d follow-ups: the axial 2-D T1c
+    t1c = read_series(out / ref["folder"])
     lesion_fu = sitk.ReadImage(str(out / tp["masks"]["enhancing"]))
     spacing = [float(v) for v in acq["spacing_mm"]]
     size = [max(1, int(round(n * s / d))) for n, s, d in zip(t1c.GetSize(), t1c.GetSpacing(), spacing, strict=True)]

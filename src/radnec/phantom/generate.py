@@ -21,7 +21,7 @@ from radnec.geometry import MM3_PER_CC
 from radnec.phantom.anatomy import build_anatomy, physical_axes
 from radnec.phantom.config import load_config
 from radnec.phantom.contours import contours_to_mask, mask_to_contours
-from radnec.phantom.contrast import acquire, clean_images
+from radnec.phantom.contrast import MAX_UINT, acquire, clean_images
 from radnec.phantom.deform import MassEffect, planning_to_followup, rigid_transform
 from radnec.phantom.dose_model import build_dose, plan_metrics
 from radnec.phantom.lesion_fields import (
@@ -35,6 +35,7 @@ from radnec.phantom.lesion_fields import (
     smooth_noise,
     sphere_level,
 )
+from radnec.phantom.mass_edema import edema_for_followup_lesion_ratio, mass_effect_size
 from radnec.phantom.model import SCENARIOS, TECHNIQUES, PhantomCase, Study, rng_for
 from radnec.phantom.resampling import followup_grid, to_followup
 from radnec.phantom.truth import pattern_measures
@@ -82,10 +83,14 @@ def _param(values: list, i: int):
 
 
 def _masks_from_fields(lesion: dict[str, np.ndarray], core: dict[str, np.ndarray], edema: np.ndarray,
-                       brain: np.ndarray, csf: np.ndarray) -> dict[str, np.ndarray]:
+                       brain: np.ndarray, csf: np.ndarray, order: list[str] | None = None) -> dict[str, np.ndarray]:
+    """Truth masks; lesion ``name`` gets label ``order.index(name) + 1`` (a lesion keeps its label
+    when another is absent at a time point)."""
     labels = np.zeros(edema.shape, dtype=np.uint8)
     necrotic = np.zeros(edema.shape, dtype=bool)
-    for i, name in enumerate(sorted(lesion), start=1):
+    order = order or sorted(lesion)
+    for name in sorted(lesion):
+        i = order.index(name) + 1
         inside = (lesion[name] > 0) & (labels == 0)
         labels[inside] = i
         necrotic |= inside & (core[name] > 0)
@@ -107,6 +112,11 @@ def build_case(
     fractions: int = 1,
     voxel_mm: float = 1.0,
     site: str | None = None,
+    lesions: int = 1,
+    new_lesion: bool = False,
+    protocol: str = "research-3d",
+    sag3d: str = "some",
+    oblique: str = "some",
 ) -> PhantomCase:
     """Generate one case in memory.
 
@@ -126,8 +136,28 @@ def build_case(
         Isotropic voxel size (mm) of every MR series and of the dose grid.
     site
         Named metastasis site from ``scenarios.yaml`` (default: chosen by the seed).
+    lesions
+        Number of planned targets (1..15); the scenario's lesion is one of them (by the seed), the
+        others respond (:mod:`radnec.phantom.multi`). 1 gives the one-target case unchanged.
+    new_lesion
+        Add a new metastasis in the low-dose region at the second-last or last follow-up.
+    protocol
+        ``research-3d`` (3-D T1c and FLAIR at every study) or ``clinical-2d`` (follow-ups as a
+        hospital's routine protocol writes them; :mod:`radnec.phantom.protocol`).
+    sag3d
+        With ``clinical-2d``: a sagittal 3-D post-contrast T1 at ``never``, ``some`` (by the seed) or
+        ``always`` follow-ups.
+    oblique
+        With ``clinical-2d``: axials tilted about the left-right axis at ``never``, ``some`` (at most
+        one follow-up, by the seed) or ``always`` follow-ups.
     """
     cfg = load_config()
+    from radnec.phantom.protocol import PROTOCOLS, SAG3D
+
+    if not 1 <= int(lesions) <= cfg["multi_target"]["max_lesions"]:
+        raise InputError(f"--lesions must be 1..{cfg['multi_target']['max_lesions']}, got {lesions}")
+    if protocol not in PROTOCOLS or sag3d not in SAG3D or oblique not in SAG3D:
+        raise InputError(f"--protocol must be one of {', '.join(PROTOCOLS)}; --sag3d and --oblique one of {', '.join(SAG3D)}")
     if scenario not in SCENARIOS:
         raise InputError(f"unknown scenario {scenario!r}; choose one of {', '.join(SCENARIOS)}")
     if technique not in TECHNIQUES:
@@ -230,6 +260,23 @@ def build_case(
         bub = rl.uniform(*sc["bubble_radius_fraction"], size=n_b)
         rim = float(rl.uniform(*sc["rim_mm"]))
         d_ptv = None
+    others = None
+    if lesions > 1 or new_lesion:
+        from radnec.phantom.multi import build_other_lesions
+
+        others, contours, structures, dose_full, dose_img, roi_types, plan_extra = build_other_lesions(
+            seed=seed, scenario=scenario, lesions=lesions, new_lesion=new_lesion, cfg=cfg, technique=technique,
+            fractions=fractions, anat=anat, axes=axes, shape_noise=shape_noise, level0=level0, c0=c0,
+            diameter=diameter, rx=rx, dose_full=dose_full, box=box, metrics=metrics, dose_centre=dose_centre,
+            distant=(c_new, max(sc["new_radius_mm"])) if scenario == "distant" else None, months=months,
+            contours=contours, structures=structures, voxel_mm=voxel_mm, tech=tech, dcfg=dcfg)
+        names.update({t.lesion: f"treated metastasis (target {t.number})" for t in others.targets if t.lesion != "L1"})
+        if others.new is not None:
+            names["N1"] = "new metastasis (out of field)"
+        planning_tp.lesion.update(others.levels)
+        no_core = np.full_like(level0, -1.0)
+        planning_tp.core.update({k: no_core for k in others.levels})
+    order = sorted(names)
     for i, _m in enumerate(months):
         lesion: dict[str, np.ndarray] = {}
         core: dict[str, np.ndarray] = {}
@@ -264,6 +311,11 @@ def build_case(
                 r_new = max(_param(sc["new_radius_mm"], i), MIN_RADIUS_VOXELS * voxel_mm)
                 lesion["L2"] = sphere_level(axes, c_new, r_new, shape_noise, amplitude=0.06)
                 core["L2"] = np.full_like(level0, -1.0)
+        if others is not None:
+            from radnec.phantom.multi import followup_fields
+
+            ol, oc = followup_fields(others, i + 1, axes=axes, shape_noise=shape_noise, no_core=no_core)
+            lesion.update(ol); core.update(oc)
         fields.append(TimepointLesions(lesion=lesion, core=core, edema=None))  # type: ignore[arg-type]
 
     clock.lap("evolution")
@@ -271,6 +323,7 @@ def build_case(
     # volume in the planning frame. "lesion" basis (necrosis): Leeman's edema / whole T1c lesion
     # ratio, hit in the FOLLOW-UP frame (the mass effect inflates the lesion more than the edema).
     basis = sc.get("edema_ratio_basis", "enhancing")
+    r_other = rng_for(seed, scenario, "targets", 1)
     for t, tp in enumerate(fields):
         ranges = cfg["planning_edema_ratio"] if t == 0 else _param(edema_cfg, t - 1)
         t1lesion = np.zeros(brain.shape, dtype=bool)
@@ -281,12 +334,15 @@ def build_case(
         for name in sorted(tp.lesion):
             les = tp.lesion[name] > 0
             enh_cc = float((les & ~(tp.core[name] > 0)).sum()) * voxel_cc
-            ratio = float(rl.uniform(*ranges))
+            if name in ("L1", "L2"):
+                ratio = float(rl.uniform(*ranges))
+            else:
+                ratio = float(r_other.uniform(*(ranges if t == 0 else cfg["multi_target"]["responding_edema_ratio"])))
             c = _centroid_lps(les, grid)
             dist_eff = distance_to(axes, c) * (1.0 + 0.25 * edema_noise) * (1.0 + 1.5 * gm)
             dist_eff = np.where(les, 0.0, dist_eff).astype(np.float32)
-            if t > 0 and basis == "lesion" and name == "L1" and len(tp.lesion) == 1:
-                level = _edema_for_followup_lesion_ratio(
+            if t > 0 and basis == "lesion" and name == "L1" and "L2" not in tp.lesion:
+                level = edema_for_followup_lesion_ratio(
                     dist_eff=dist_eff, allowed=allowed, lesion=les, ratio=ratio, centre=c, axes=axes,
                     voxel_cc=voxel_cc, fu_cfg=fu_cfg)
             else:
@@ -307,8 +363,13 @@ def build_case(
     studies: list[Study] = []
     brain_centre = _centroid_lps(brain, grid)
     rr = rng_for(seed, scenario, "rigid")
+    if protocol == "clinical-2d":
+        from radnec.phantom.protocol import plan_protocol
+
+        proto_plan = plan_protocol(rng_for(seed, scenario, "protocol"), n_followups=len(months), sag3d=sag3d,
+                                   oblique=oblique)
     for i, tp in enumerate(fields):
-        pm = _masks_from_fields(tp.lesion, tp.core, tp.edema, brain_f, csf)
+        pm = _masks_from_fields(tp.lesion, tp.core, tp.edema, brain_f, csf, order)
         img_t1c, img_flair = clean_images(**tissue, enhancing=pm["enhancing"], core=pm["necrotic"], edema=pm["edema"])
         rn = rng_for(seed, scenario, "noise", i)
         if i == 0:
@@ -321,12 +382,13 @@ def build_case(
                 masks={k: _img(v.astype(np.uint8), grid, sitk.sitkUInt8) for k, v in pm.items()},
                 planning_masks=pm,
             ))
-            _add_seeds(studies[-1])
+            _add_seeds(studies[-1], order)
             continue
         mo = months[i - 1]
         rigid = rigid_transform(rr, centre=brain_centre, min_deg=fu_cfg["rigid_min_deg"], max_deg=fu_cfg["rigid_max_deg"],
                                 min_mm=fu_cfg["rigid_min_mm"], max_mm=fu_cfg["rigid_max_mm"])
-        amp, support = _mass_effect_size(lesion_cc=(pm["lesion_labels"] > 0).sum() * voxel_cc,
+        amp, support = mass_effect_size(lesion_cc=np.isin(pm["lesion_labels"], [order.index(n) + 1 for n in ("L1", "L2")
+                                                                                if n in order]).sum() * voxel_cc,
                                          l1_cc=(pm["lesion_labels"] == 1).sum() * voxel_cc,
                                          edema_cc=pm["edema"].sum() * voxel_cc, fu_cfg=fu_cfg)
         mass = MassEffect(tuple(float(v) for v in tp.centres["L1"]), amp, support)
@@ -338,31 +400,43 @@ def build_case(
         edema_allowed = np.where((brain_f > 0.5) & (csf < 0.5), tp.edema, np.minimum(tp.edema, -1.0))
         truth_fields = [tp.lesion[n] for n in names_l] + [tp.core[n] for n in names_l] + [edema_allowed]
         sampled = []
+        done: dict[int, np.ndarray] = {}   # a field shared by several lesions (an empty core) is sampled once
         for f in truth_fields:  # each field only where it can be positive (its own small box)
+            if id(f) in done:
+                sampled.append(done[id(f)])
+                continue
             nz = np.argwhere(f > -1.0)
             if nz.size == 0:
                 sampled.append(np.full(fshape, -1.0, dtype=np.float32))
-                continue
-            pbox = (np.maximum(nz.min(0) - 2, 0), np.minimum(nz.max(0) + 3, brain.shape))
-            sampled += to_followup([f], [-1.0], grid=grid, fgrid=fgrid, rigid=rigid, mass=mass, planning_box=pbox)
+            else:
+                pbox = (np.maximum(nz.min(0) - 2, 0), np.minimum(nz.max(0) + 3, brain.shape))
+                sampled += to_followup([f], [-1.0], grid=grid, fgrid=fgrid, rigid=rigid, mass=mass, planning_box=pbox)
+            done[id(f)] = sampled[-1]
         clock.lap(f"fu{i} resample")
         nl = len(names_l)
         les = {n: sampled[j] for j, n in enumerate(names_l)}
         cor = {n: sampled[nl + j] for j, n in enumerate(names_l)}
         ed = sampled[2 * nl]
         ones = np.ones(fshape, dtype=np.float32)
-        fm = _masks_from_fields(les, cor, ed, ones, 1.0 - ones)
+        fm = _masks_from_fields(les, cor, ed, ones, 1.0 - ones, order)
         acq = dict(rng=rn, noise_fraction=fu_cfg["noise_fraction"], bias_amplitude=fu_cfg["bias_amplitude"])
         days = int(round(mo * fu_cfg["days_per_month"]))
         st = Study(
             label=f"fu{i}", months=mo, days_since_srs=days, date=srs_date + dt.timedelta(days=days), grid=fgrid,
-            images={"T1c": _img(acquire(r_t1c, **acq), fgrid, sitk.sitkUInt16),
-                    "FLAIR": _img(acquire(r_flair, **acq), fgrid, sitk.sitkUInt16)},
+            images={"T1c": _img(_scanner(r_t1c, protocol, acq), fgrid, sitk.sitkUInt16),
+                    "FLAIR": _img(_scanner(r_flair, protocol, acq), fgrid, sitk.sitkUInt16)},
             masks={k: _img(v.astype(np.uint8), fgrid, sitk.sitkUInt8) for k, v in fm.items()},
             transform=planning_to_followup(rigid, mass, spacing_mm=fu_cfg["field_spacing_mm"]),
             rigid=rigid, mass=mass, planning_masks=pm,
         )
-        _add_seeds(st)
+        _add_seeds(st, order)
+        if protocol == "clinical-2d":
+            from radnec.phantom.protocol import routine_series
+
+            st.series, st.protocol_facts = routine_series(
+                proto_plan, i, tissue=tissue, pm=pm, followup={"T1c": r_t1c, "FLAIR": r_flair}, grid=grid, fgrid=fgrid,
+                rigid=rigid, mass=mass, centre_lps=np.array(rigid.TransformPoint(brain_centre.tolist())),
+                voxel_mm=voxel_mm, rng=rng_for(seed, scenario, "protocol", i), fu_cfg=fu_cfg)
         studies.append(st)
 
     clock.lap("studies")
@@ -371,86 +445,29 @@ def build_case(
         months=months, anatomy=anat, site=site, gtv_diameter_mm=diameter, structures=structures,
         contours=contours, dose=dose_img, dose_on_planning=dose_full, metrics=metrics, prescription_gy=rx,
         isodose_fraction=metrics.isodose_fraction, srs_date=srs_date, studies=studies,
-        index_lesion=index_lesion, lesion_names=names,
+        index_lesion=index_lesion, lesion_names=names, others=others, protocol=protocol,
+        roi_types=roi_types if others is not None else None, plan_extra=plan_extra if others is not None else {},
     )
     case.pattern_measures = [pattern_measures(case, st) for st in studies[1:]]
     clock.lap("truth")
     return case
 
 
-def _mass_effect_size(*, lesion_cc: float, l1_cc: float, edema_cc: float, fu_cfg: dict) -> tuple[float, float]:
-    """Mass-effect amplitude and support (mm) from the planning-frame volumes (cm³) of a follow-up."""
-    vol = lesion_cc + 0.25 * edema_cc
-    amp = fu_cfg["mass_effect_max_mm"] * float(np.clip(vol / fu_cfg["mass_effect_reference_cc"], 0.1, 1.0))
-    r_les = (3.0 * l1_cc * MM3_PER_CC / (4.0 * np.pi)) ** (1.0 / 3.0)
-    support = max(fu_cfg["mass_effect_support_mm"], 3.0 * (r_les + fu_cfg["mass_effect_peak_offset_mm"]))
-    return amp, support
+def _scanner(clean: np.ndarray, protocol: str, acq: dict) -> np.ndarray:
+    """The 3-D follow-up image as acquired (research-3d) or, for clinical-2d follow-ups (whose 3-D
+    T1c/FLAIR are not written; only the montage shows them), the noise-free signal in uint16."""
+    if protocol == "research-3d":
+        return acquire(clean, **acq)
+    return np.clip(np.rint(clean), 0, MAX_UINT).astype(np.uint16)
 
 
-def _radial_jacobian(mass: MassEffect, r: np.ndarray) -> np.ndarray:
-    """Volume change ``det dM/dx`` of the radial mass effect at distance ``r`` (mm) from its centre:
-    ``rho'(r) (rho(r)/r)^2`` (1 beyond the support)."""
-    q = np.clip(r / mass.support_mm, 0.0, 1.0)
-    k = mass.u(mass.support_mm / 3.0) / max((1.0 / 3.0) ** 2 * (2.0 / 3.0) ** 4, 1e-12) if mass.amplitude_mm > 0 else 0.0
-    du = k / mass.support_mm * (2.0 * q * (1.0 - q) ** 4 - 4.0 * q**2 * (1.0 - q) ** 3)
-    u = mass.u(r)
-    return ((1.0 + du) * (1.0 + u / np.maximum(r, 1e-6)) ** 2).astype(np.float32)
-
-
-def _edema_for_followup_lesion_ratio(*, dist_eff: np.ndarray, allowed: np.ndarray, lesion: np.ndarray, ratio: float,
-                                     centre: np.ndarray, axes, voxel_cc: float, fu_cfg: dict) -> np.ndarray:
-    """Edema level field whose volume, once the follow-up's mass effect has been applied, is ``ratio``
-    times the (equally deformed) T1c lesion volume: Leeman's edema/lesion ratio hit in the follow-up
-    frame, with the edema in one piece with the lesion.
-
-    Volumes in the follow-up frame are planning volumes weighted by the Jacobian of ``M`` (the rigid
-    part keeps volumes); the amplitude of ``M`` depends on the edema volume, so the solution is
-    iterated (it converges at once when the amplitude saturates). ``dist_eff`` is not geodesic:
-    edema islands across sulci/CSF (not connected to the lesion through allowed tissue) are removed
-    and the volume is re-solved without them (vasogenic edema spreads through the white matter)."""
-    from scipy import ndimage as ndi
-
-    r = distance_to(axes, centre)
-    lesion_cc = float(lesion.sum()) * voxel_cc
-    near = ndi.binary_dilation(lesion, structure=np.ones((3, 3, 3), bool))
-    excluded = np.zeros(lesion.shape, dtype=bool)
-    edema_cc = ratio * lesion_cc
-    level = np.full(lesion.shape, -1.0, dtype=np.float32)
-    for _ in range(4):
-        ok = allowed & ~excluded
-        order = np.argsort(dist_eff[ok], kind="stable")
-        vals = dist_eff[ok][order]
-        r_ok = r[ok][order]
-        for _ in range(6):
-            amp, support = _mass_effect_size(lesion_cc=lesion_cc, l1_cc=lesion_cc, edema_cc=edema_cc, fu_cfg=fu_cfg)
-            mass = MassEffect(tuple(float(v) for v in centre), amp, support)
-            target = ratio * float(_radial_jacobian(mass, r[lesion]).sum()) * voxel_cc
-            cum = np.cumsum(_radial_jacobian(mass, r_ok), dtype=np.float64) * voxel_cc
-            n = min(max(int(np.searchsorted(cum, target)) + 1, 1), vals.size - 1)
-            r_e = 0.5 * (vals[n - 1] + vals[n])
-            new_cc = n * voxel_cc
-            converged = abs(new_cc - edema_cc) <= voxel_cc
-            edema_cc = new_cc
-            if converged:
-                break
-        level = np.where(excluded, np.minimum(r_e - dist_eff, -1.0), r_e - dist_eff).astype(np.float32)
-        mask = ok & (level > 0)
-        lab, _n = ndi.label(mask | lesion, structure=np.ones((3, 3, 3), bool))
-        ids = np.unique(lab[near & (mask | lesion)])
-        islands = mask & ~np.isin(lab, ids[ids > 0])
-        if islands.sum() * voxel_cc <= 0.005 * edema_cc:
-            break
-        excluded |= islands
-    return level
-
-
-def _add_seeds(study: Study) -> None:
+def _add_seeds(study: Study, order: list[str]) -> None:
     """Seed point per lesion in the study's own frame: the enhancing voxel nearest to the lesion
     centroid (so a region grower started there lands in enhancing tissue)."""
     labels = sitk.GetArrayFromImage(study.masks["lesion_labels"])
     enh = sitk.GetArrayFromImage(study.masks["enhancing"]) > 0
     for j in range(1, int(labels.max()) + 1):
-        name = f"L{j}"
+        name = order[j - 1]
         comp = labels == j
         if not comp.any():
             continue
@@ -521,12 +538,18 @@ def generate_case(
     voxel_mm: float = 1.0,
     site: str | None = None,
     montage: bool = False,
+    lesions: int = 1,
+    new_lesion: bool = False,
+    protocol: str = "research-3d",
+    sag3d: str = "some",
+    oblique: str = "some",
 ) -> dict:
     """Generate a case and write it to ``out`` (DICOM + ``truth.json``); return the truth dict.
 
     See :func:`build_case` for the parameters; ``montage`` also writes ``montage.png``."""
     case = build_case(scenario, seed, months=months, technique=technique, fractions=fractions,
-                      voxel_mm=voxel_mm, site=site)
+                      voxel_mm=voxel_mm, site=site, lesions=lesions, new_lesion=new_lesion, protocol=protocol,
+                      sag3d=sag3d, oblique=oblique)
     truth = write_case(case, Path(out))
     if montage:
         from radnec.phantom.montage import save_montage

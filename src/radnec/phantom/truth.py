@@ -101,3 +101,82 @@ def rano_diameters_mm(mask: np.ndarray, spacing_xy: tuple[float, float]) -> tupl
         if d[0] > best[0]:
             best = d
     return best
+
+
+def lesion_truth(case: PhantomCase, studies_json: list[dict[str, Any]], *, isodose_pct: float,
+                 scenario_cfg: dict[str, Any]) -> list[dict[str, Any]]:
+    """Truth of every lesion of a multi-target (or new-lesion) case (``truth.json`` → ``lesions``).
+
+    Coverage is the fraction (%) of the lesion's planning-frame T1 lesion (enhancing + necrotic) at
+    the latest follow-up receiving at least 100/80/50 % of ITS prescription in the planned (summed)
+    dose; lesions outside every target are judged against the nearest target's prescription."""
+    others = case.others
+    grid = case.anatomy.grid
+    order = sorted(case.lesion_names)
+    voxel_cc = float(np.prod(grid.GetSpacing())) / MM3_PER_CC
+    if others is not None:
+        targets = list(others.targets)
+    else:  # one-target plan (clinical-2d protocol only): the RTSTRUCT's GTV/PTV
+        from radnec.phantom.targets import Target
+
+        c = _centroid_idx(_arr(case.structures["GTV"]) > 0)[::-1]
+        targets = [Target(number=1, lesion="L1", centre_lps=tuple(grid.TransformContinuousIndexToPhysicalPoint(
+            [float(v) for v in c])), diameter_mm=case.gtv_diameter_mm, prescription_gy=case.prescription_gy,
+            gtv_name="GTV", ptv_name="PTV", convention="plain")]
+    by_lesion = {t.lesion: t for t in targets}
+    growing = {"necrosis": "L1", "infield": "L1", "marginal": "L1", "distant": "L2"}.get(case.scenario)
+    last = case.studies[-1].planning_masks
+    rows = []
+    for name in order:
+        j = order.index(name) + 1
+        t = by_lesion.get(name)
+        lesion_last = last["lesion_labels"] == j
+        if t is not None:
+            centre = np.asarray(t.centre_lps)
+        elif lesion_last.any():
+            centre = np.array(grid.TransformContinuousIndexToPhysicalPoint([float(v) for v in _centroid_idx(lesion_last)[::-1]]))
+        else:
+            centre = None
+        if t is None and centre is not None:
+            near = min(targets, key=lambda q: float(np.linalg.norm(np.asarray(q.centre_lps) - centre)))
+            rx, source = near.prescription_gy, f"nearest target {near.gtv_name}"
+        elif t is None:
+            rx, source = case.prescription_gy, "plan"
+        else:
+            rx, source = t.prescription_gy, f"target {t.ptv_name or t.gtv_name}"
+        if name == growing or name == "N1":
+            pattern = "out-of-field" if name in ("L2", "N1") else scenario_cfg["pattern"]
+            symmetry = "eccentric" if name in ("L2", "N1") else scenario_cfg["growth_symmetry"]
+            kind = "new" if name == "N1" else case.scenario
+        else:
+            pattern, symmetry = "in-field", None
+            kind = case.scenario if name == "L1" else "responding"
+        cover = {}
+        for pct in (100, 80, 50):
+            f = _frac(lesion_last, case.dose_on_planning >= rx * pct / 100.0)
+            cover[str(pct)] = None if f is None else 100.0 * f
+        vols = []
+        for st, sj in zip(case.studies, studies_json):
+            row = next((r for r in sj["lesions"] if r["name"] == name), None)
+            vols.append({
+                "label": st.label, "days_since_srs": st.days_since_srs,
+                "planning_frame_t1_lesion_cc": float((st.planning_masks["lesion_labels"] == j).sum() * voxel_cc),
+                "t1_lesion_cc": None if row is None else row["t1_lesion_cc"],
+                "enhancing_cc": None if row is None else row["enhancing_cc"],
+            })
+        rows.append({
+            "name": name, "label": j, "description": case.lesion_names[name],
+            "index": None if t is None else t.number,
+            "is_index_lesion": name == case.index_lesion,
+            "target_gtv_name": None if t is None else t.gtv_name,
+            "target_ptv_name": None if t is None else t.ptv_name,
+            "naming_convention": None if t is None else t.convention,
+            "prescription_gy": rx, "prescription_source": source, "isodose_pct": isodose_pct,
+            "centre_lps": None if centre is None else [float(v) for v in centre],
+            "diameter_mm": None if t is None else t.diameter_mm,
+            "scenario": kind, "enlarging": name == growing or name == "N1",
+            "pattern": pattern, "symmetry": symmetry,
+            "coverage_pct": cover, "coverage_frame": "planning (latest follow-up's planning-frame truth mask, summed plan dose)",
+            "volumes": vols,
+        })
+    return rows

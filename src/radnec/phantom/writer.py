@@ -35,7 +35,7 @@ from radnec.phantom.dicom_write import (
     write_rtstruct,
 )
 from radnec.phantom.model import PhantomCase, Study
-from radnec.phantom.truth import TRUTH_SCHEMA_VERSION, rano_diameters_mm
+from radnec.phantom.truth import TRUTH_SCHEMA_VERSION, lesion_truth, rano_diameters_mm
 
 MASK_FORMAT = "NIfTI-1 (.nii.gz) written by SimpleITK; read with SimpleITK to get LPS geometry"
 
@@ -66,7 +66,10 @@ def write_case(case: PhantomCase, out: Path) -> dict[str, Any]:
         desc = "MR BRAIN SRS PLANNING" if st.label == "planning" else "MR BRAIN FOLLOW-UP"
         series = {}
         slices_t1c = None
-        for n, seq in enumerate(("T1c", "FLAIR"), start=1):
+        if st.series:  # clinical-2d follow-up: the routine protocol's series instead of 3-D T1c/FLAIR
+            series = _write_routine(st, folder, out, patient=patient, key=key, time=time, desc=desc,
+                                    study_uid=study_uid, for_uid=for_uid, s_idx=s_idx)
+        for n, seq in enumerate(() if st.series else ("T1c", "FLAIR"), start=1):
             series_uid = make_uid(*key, st.label, seq, "series")
             sl = write_mr_series(
                 folder / seq, st.images[seq], sequence=seq, patient=patient, study_uid=study_uid,
@@ -87,14 +90,17 @@ def write_case(case: PhantomCase, out: Path) -> dict[str, Any]:
                 folder / "RTSTRUCT.dcm", contours=case.contours, slices=slices_t1c, patient=patient,
                 study=study_common, series_uid=make_uid(*key, "rtstruct-series"), sop_uid=rs_uid,
                 referenced_series_uid=series["T1c"]["series_instance_uid"], date=case.srs_date,
+                roi_types=case.roi_types,
             )
             tech = cfg["technique"][case.technique]
+            plan_targets = _plan_targets(case, roi_numbers)
             write_rtplan(
                 folder / "RTPLAN.dcm", patient=patient, study=study_common, series_uid=make_uid(*key, "rtplan-series"),
-                sop_uid=plan_uid, rtstruct_uid=rs_uid, ptv_roi_number=roi_numbers["PTV"],
+                sop_uid=plan_uid, rtstruct_uid=rs_uid, ptv_roi_number=_index_roi(case, roi_numbers),
                 prescription_gy=case.prescription_gy, fractions=case.fractions,
                 isodose_fraction=tech["isodose_fraction"], technique=case.technique, technique_cfg=tech,
-                isocentre_lps=_centroid(case.structures["PTV"]), date=case.srs_date, uid_parts=key,
+                isocentre_lps=_isocentre(case), date=case.srs_date, uid_parts=key,
+                targets=plan_targets,
             )
             scaling = write_rtdose(
                 folder / "RTDOSE.dcm", case.dose, patient=patient, study=study_common,
@@ -131,6 +137,9 @@ def write_case(case: PhantomCase, out: Path) -> dict[str, Any]:
             "masks": masks,
             "lesions": _lesion_table(case, st),
         }
+        if st.series:
+            entry["protocol"] = st.protocol_facts
+            entry["expected_series"] = _expected_series(series)
         if st.transform is not None:
             tp = truth_dir / st.label / "planning_to_followup.h5"
             sitk.WriteTransform(st.transform, str(tp))
@@ -160,6 +169,71 @@ def write_case(case: PhantomCase, out: Path) -> dict[str, Any]:
     truth = _truth_document(case, studies_json, plan_info)
     (out / "truth.json").write_text(json.dumps(truth, indent=2) + "\n", encoding="utf-8")
     return truth
+
+
+def _write_routine(st: Study, folder: Path, out: Path, *, patient: Patient, key: tuple, time: str, desc: str,
+                   study_uid: str, for_uid: str, s_idx: int) -> dict[str, Any]:
+    """Write the clinical-2d series of one follow-up (folders named by series number only, as a
+    PACS export would); return the truth entry per series key."""
+    from radnec.phantom.dicom_series import write_series
+
+    study = {"study_uid": study_uid, "study_id": f"{s_idx + 1}", "description": desc, "for_uid": for_uid}
+    series = {}
+    for n, se in enumerate(st.series, start=1):
+        uid = make_uid(*key, st.label, se.key, "series")
+        sub = folder / f"S{n:03d}"
+        count = write_series(sub, se, patient=patient, study=study, series_uid=uid, series_number=n, date=st.date,
+                             time=time, uid_parts=(*key, st.label, se.key))
+        series[se.key] = {"series_instance_uid": uid, "folder": str(sub.relative_to(out)), "n_instances": count,
+                          "series_number": n, "description": se.tags["SeriesDescription"],
+                          "image_type": "\\".join(se.tags["ImageType"]),
+                          "post_contrast": "ContrastBolusAgent" in se.tags}
+    return series
+
+
+def _expected_series(series: dict[str, Any]) -> dict[str, Any]:
+    """The series a correct selector picks: the 3-D isotropic post-contrast T1 when present, else the
+    2-D axial post-contrast T1 (never the MPR reformat, localiser, DWI/ADC or pre-contrast T1)."""
+    if "t1c_sag3d" in series:
+        t1c, why = series["t1c_sag3d"], "3-D post-contrast present"
+    else:
+        t1c, why = series["t1c_2d"], "2-D axial T1 post-contrast only"
+    return {"t1c": t1c["series_instance_uid"], "t1c_description": t1c["description"],
+            "flair": series["flair_2d"]["series_instance_uid"], "flair_description": series["flair_2d"]["description"],
+            "why": why}
+
+
+def _plan_targets(case: PhantomCase, roi_numbers: dict[str, int]) -> list[tuple[int, str, float]] | None:
+    """(ROI number of the PTV — the GTV for GammaPlan matrices —, its name, Rx Gy) per target of a
+    multi-target plan; ``None`` for a one-target plan."""
+    others = case.others
+    if others is None or len(others.targets) < 2:
+        return None
+    out = []
+    for t in others.targets:
+        name = t.ptv_name or t.gtv_name
+        out.append((roi_numbers[name], name, t.prescription_gy))
+    return out
+
+
+def _index_roi(case: PhantomCase, roi_numbers: dict[str, int]) -> int:
+    if "PTV" in roi_numbers:
+        return roi_numbers["PTV"]
+    t = next(t for t in case.others.targets if t.lesion == "L1")  # type: ignore[union-attr]
+    return roi_numbers[t.ptv_name or t.gtv_name]
+
+
+def _isocentre(case: PhantomCase) -> list[float]:
+    """Single isocentre: the centroid of the PTV (of all PTVs of a multi-target plan)."""
+    if case.others is None or len(case.others.targets) < 2:
+        return _centroid(case.structures["PTV"])
+    allp = np.zeros(sitk.GetArrayViewFromImage(case.structures["PTV"]).shape, dtype=np.uint8)
+    for k, m in case.structures.items():
+        if k.startswith("PTV:"):
+            allp |= sitk.GetArrayViewFromImage(m) > 0
+    img = sitk.GetImageFromArray(allp)
+    img.CopyInformation(case.structures["PTV"])
+    return _centroid(img)
 
 
 def _centroid(mask: sitk.Image) -> list[float]:
@@ -212,7 +286,7 @@ def _truth_document(case: PhantomCase, studies_json: list[dict[str, Any]], plan_
         st["necrotic_cc"] = sum(r["necrotic_cc"] for r in st["lesions"])
         st["edema_to_enhancing_ratio"] = ed / enh if enh > 0 else None
         st["edema_to_t1_lesion_ratio"] = ed / (enh + st["necrotic_cc"]) if enh > 0 else None
-    return {
+    doc = {
         "truth_schema_version": TRUTH_SCHEMA_VERSION,
         "generator": f"radnec {__version__} phantom",
         "disclaimer": DISCLAIMER,
@@ -256,6 +330,34 @@ def _truth_document(case: PhantomCase, studies_json: list[dict[str, Any]], plan_
         },
         "timepoints": studies_json,
     }
+    if case.others is not None or case.protocol != "research-3d":
+        _multi_truth(case, doc, sc=sc, isodose_pct=100.0 * tech["isodose_fraction"])
+    return doc
+
+
+def _multi_truth(case: PhantomCase, doc: dict[str, Any], *, sc: dict[str, Any], isodose_pct: float) -> None:
+    """Keys of multi-target, new-lesion and clinical-2d cases (absent from one-target research-3d
+    cases, whose truth.json stays as it was)."""
+    doc["protocol"] = case.protocol
+    doc["lesions"] = lesion_truth(case, doc["timepoints"], isodose_pct=isodose_pct, scenario_cfg=sc)
+    doc["enlarging_lesions"] = [r["name"] for r in doc["lesions"] if r["enlarging"]]
+    new = next((r for r in doc["lesions"] if r["name"] == "N1"), None)
+    if new is not None and case.others is not None and case.others.new is not None:
+        first = min(case.others.new[1])
+        new = {**new, "first_seen": case.studies[first].label, "first_seen_days": case.studies[first].days_since_srs,
+               "radius_mm": {case.studies[i].label: r for i, r in case.others.new[1].items()},
+               "absent_at_planning": True}
+    doc["new_lesion"] = new
+    if case.others is not None:
+        doc["plan"].update(case.plan_extra)
+        doc["plan"]["targets"] = [
+            {"number": t.number, "lesion": t.lesion, "gtv_name": t.gtv_name, "ptv_name": t.ptv_name,
+             "prescription_gy": t.prescription_gy, "diameter_mm": t.diameter_mm, "centre_lps": list(t.centre_lps),
+             "naming_convention": t.convention,
+             "roi_number": doc["plan"]["roi_numbers"].get(t.ptv_name or t.gtv_name)}
+            for t in case.others.targets]
+        doc["plan"]["metrics_note"] += ("; multi-target plan: CI, GI and coverage are the index target's own dose "
+                                        "model, v12_cc_all_targets is the summed plan dose")
 
 
 def _centroid_of(mask: np.ndarray, grid: sitk.Image) -> list[float]:
