@@ -198,7 +198,9 @@ def case_files(root: Path, *, recursive: bool = True, extract_dir: Path | None =
             return
         seen_files[key] = path
         if path.name.upper() == "DICOMDIR":
-            out.notes.append(_dicomdir_note(path))
+            note = _dicomdir_note(path)
+            out.notes.append(note)
+            out.skipped.append(SkippedFile(path=str(path), reason=f"DICOMDIR index file; radnec scans the files themselves ({note})"))
             return
         if path.suffix.lower() == ".zip" and zipfile.is_zipfile(path):
             if inside_zip:
