@@ -67,6 +67,7 @@ def mr_series(
         )
         ds.StudyDate = study_date
         ds.StudyTime = study_time
+        ds.StudyID = "1"
         ds.SeriesNumber = series_number
         ds.AcquisitionTime = acquisition_time
         if description is None:

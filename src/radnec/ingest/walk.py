@@ -142,20 +142,30 @@ def extract_zip(path: Path, *, extract_dir: Path, max_bytes: int = MAX_ZIP_BYTES
 
 
 def _dicomdir_note(path: Path) -> str:
-    """Check a DICOMDIR against the disk with pydicom's FileSet; a note saying what was found."""
+    """Check a DICOMDIR against the disk: its directory records (``DirectoryRecordSequence``) name the
+    files; pydicom's :class:`~pydicom.fileset.FileSet` resolves them. A note saying what was found."""
+    import warnings
+
     import pydicom
     from pydicom.fileset import FileSet
 
     try:
-        fs = FileSet(pydicom.dcmread(path))
+        ds = pydicom.dcmread(path)
+        listed = [
+            path.parent.joinpath(*([ref] if isinstance(ref, str) else list(ref)))
+            for ref in (r.get("ReferencedFileID") for r in ds.get("DirectoryRecordSequence", []))
+            if ref
+        ]
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # FileSet warns once per missing file; counted below
+            found = {Path(inst.path) for inst in FileSet(ds)}
     except Exception as exc:  # noqa: BLE001 - a broken DICOMDIR is a note; the folder is walked anyway
         return f"DICOMDIR {path}: unreadable ({type(exc).__name__}: {exc}); the folder was scanned file by file"
-    listed = [Path(inst.path) for inst in fs]
-    missing = [p for p in listed if not p.is_file()]
+    missing = [p for p in listed if p not in found and not p.is_file()]
     if missing:
+        first = missing[0].relative_to(path.parent)
         return (
-            f"DICOMDIR {path}: lists {len(listed)} instances, {len(missing)} of them missing (e.g. "
-            f"{missing[0].relative_to(path.parent) if missing[0].is_relative_to(path.parent) else missing[0]}); "
+            f"DICOMDIR {path}: lists {len(listed)} instances, {len(missing)} of them missing (e.g. {first}); "
             "the folder was scanned file by file instead"
         )
     return f"DICOMDIR {path}: lists {len(listed)} instances, all present (the folder was also scanned file by file)"
