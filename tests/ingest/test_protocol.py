@@ -216,3 +216,18 @@ def test_plane_and_geometry_text(tmp_path):
     assert plane(info) == "oblique (15° from axial)"
     assert geometry_text(info) == "2-D, 0.9×0.9×6.0 mm (thickness 5.0 mm, gap 1.0 mm), oblique (15° from axial)"
     assert np.isclose(info.mr.extent_mm, 4 * 6.0)
+
+
+def test_real_vendor_headers_without_descriptions(data_dir):
+    """Siemens classic and Philips enhanced multi-frame (ingest-demo, no SeriesDescription): the Philips
+    T1 is read from its functional groups (timing, spacing, orientation) and is pre-contrast (no agent);
+    the Siemens 3-D IR series is a FLAIR by its TR/TE/TI."""
+    inv = scan(data_dir / "ingest-demo")
+    by_type = {len(s.files): s for s in inv.series_of_kind("MR")}
+    philips, siemens = by_type[1], by_type[4]
+    assert philips.mr.repetition_time_ms == pytest.approx(6.77, abs=0.01)
+    assert philips.mr.n_positions == 8
+    assert classify(philips).role == "T1"
+    assert geometry_text(philips) == "3-D, 1.2 mm iso, sagittal"
+    cls = classify(siemens)
+    assert cls.role == "FLAIR" and "TI 2200 ms" in cls.evidence

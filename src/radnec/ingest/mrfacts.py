@@ -69,6 +69,47 @@ def _source_series(ds: Any) -> list[str]:
     return out
 
 
+def _group(ds: Any, keyword: str) -> Any:
+    """The first item of functional group ``keyword`` (shared groups first, then the first frame's)."""
+    for outer in ("SharedFunctionalGroupsSequence", "PerFrameFunctionalGroupsSequence"):
+        items = ds.get(outer, None) or []
+        if items and keyword in items[0]:
+            inner = items[0].get(keyword) or []
+            if inner:
+                return inner[0]
+    return None
+
+
+def _enhanced(ds: Any, facts: dict[str, Any]) -> None:
+    """Fill the facts of an enhanced multi-frame MR from its functional groups (PS3.3 C.7.6.16)."""
+    pixel = _group(ds, "PixelMeasuresSequence")
+    if pixel is not None:
+        facts["pixel_spacing_mm"] = facts["pixel_spacing_mm"] or _floats(pixel.get("PixelSpacing"), 2)
+        facts["slice_thickness_mm"] = facts["slice_thickness_mm"] or float_or_none(pixel.get("SliceThickness"))
+    orient = _group(ds, "PlaneOrientationSequence")
+    if orient is not None and facts["orientation"] is None:
+        facts["orientation"] = _floats(orient.get("ImageOrientationPatient"), 6)
+    timing = _group(ds, "MRTimingAndRelatedParametersSequence")
+    if timing is not None and facts["repetition_time_ms"] is None:
+        facts["repetition_time_ms"] = float_or_none(timing.get("RepetitionTime"))
+    echo = _group(ds, "MREchoSequence")
+    if echo is not None and facts["echo_time_ms"] is None:
+        facts["echo_time_ms"] = float_or_none(echo.get("EffectiveEchoTime"))
+    modifier = _group(ds, "MRModifierSequence")
+    if modifier is not None and facts["inversion_time_ms"] is None:
+        facts["inversion_time_ms"] = float_or_none(next(iter(modifier.get("InversionTimes", None) or []), None))
+    diffusion = _group(ds, "MRDiffusionSequence")
+    if diffusion is not None and facts["diffusion_b_value"] is None:
+        facts["diffusion_b_value"] = float_or_none(diffusion.get("DiffusionBValue"))
+    positions = []
+    for frame in ds.get("PerFrameFunctionalGroupsSequence", None) or []:
+        for item in frame.get("PlanePositionSequence", None) or []:
+            pos = _floats(item.get("ImagePositionPatient"), 3)
+            if pos is not None:
+                positions.append(pos)
+    facts["positions"] = positions
+
+
 def instance_facts(ds: Any) -> dict[str, Any]:
     """The role-deciding facts of one image instance (header only).
 
@@ -80,11 +121,12 @@ def instance_facts(ds: Any) -> dict[str, Any]:
     Returns
     -------
     dict
-        Keys of :class:`~radnec.ingest.records.MRFacts` plus ``position`` (ImagePositionPatient,
-        LPS mm, or None); times in ms, lengths in mm.
+        Keys of :class:`~radnec.ingest.records.MRFacts` plus ``positions`` (ImagePositionPatient of
+        each frame, LPS mm; enhanced multi-frame objects from their functional groups); times in ms,
+        lengths in mm.
     """
     agent, route, volume = _contrast(ds)
-    return {
+    facts = {
         "image_type": _multi(ds.get("ImageType")),
         "protocol_name": text_or_none(ds.get("ProtocolName")),
         "sequence_name": text_or_none(ds.get("SequenceName")) or text_or_none(ds.get("PulseSequenceName")),
@@ -103,8 +145,12 @@ def instance_facts(ds: Any) -> dict[str, Any]:
         "orientation": _floats(ds.get("ImageOrientationPatient"), 6),
         "acquisition_time": _time(ds.get("AcquisitionTime") or ds.get("SeriesTime") or ds.get("ContentTime")),
         "source_series_uids": _source_series(ds),
-        "position": _floats(ds.get("ImagePositionPatient"), 3),
     }
+    position = _floats(ds.get("ImagePositionPatient"), 3)
+    facts["positions"] = [position] if position is not None else []
+    if "PerFrameFunctionalGroupsSequence" in ds or "SharedFunctionalGroupsSequence" in ds:
+        _enhanced(ds, facts)
+    return facts
 
 
 def series_facts(instances: list[dict[str, Any]]) -> MRFacts | None:
@@ -112,7 +158,7 @@ def series_facts(instances: list[dict[str, Any]]) -> MRFacts | None:
     if not instances:
         return None
     first = instances[0]
-    facts = {k: v for k, v in first.items() if k != "position" and k in MRFacts.model_fields}
+    facts = {k: v for k, v in first.items() if k in MRFacts.model_fields}
     for inst in instances[1:]:  # a tag absent from the first instance may be present on others
         for key in ("contrast_agent", "diffusion_b_value", "inversion_time_ms", "acquisition_type"):
             if facts.get(key) is None and inst.get(key) is not None:
@@ -126,7 +172,7 @@ def series_facts(instances: list[dict[str, Any]]) -> MRFacts | None:
     times = sorted(t for t in (i.get("acquisition_time") for i in instances) if t)
     facts["acquisition_time"] = times[0] if times else None
     orientation = first.get("orientation")
-    positions = [i["position"] for i in instances if i.get("position") is not None]
+    positions = [p for i in instances for p in i.get("positions", [])]
     if orientation is not None and positions:
         row, col = np.asarray(orientation[:3]), np.asarray(orientation[3:])
         normal = np.cross(row, col)
