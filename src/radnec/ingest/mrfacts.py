@@ -126,7 +126,7 @@ def instance_facts(ds: Any) -> dict[str, Any]:
         lengths in mm.
     """
     agent, route, volume = _contrast(ds)
-    facts = {
+    facts: dict[str, Any] = {
         "image_type": _multi(ds.get("ImageType")),
         "protocol_name": text_or_none(ds.get("ProtocolName")),
         "sequence_name": text_or_none(ds.get("SequenceName")) or text_or_none(ds.get("PulseSequenceName")),
