@@ -199,7 +199,7 @@ def classify(series: SeriesInfo) -> Classification:
         return Classification("T1c", f"post-contrast by ContrastBolusAgent '{agent}'", derived, reformat)
     if _any(con.post, text):
         return Classification("T1c", f"post-contrast by description '{series.description}'", derived, reformat)
-    return Classification("T1", "T1 without a contrast agent tag or a post-contrast word (pre-contrast)", derived, reformat)
+    return Classification("T1", "no contrast agent tag and no post-contrast word", derived, reformat)
 
 
 def _spacings(f: MRFacts) -> list[float]:

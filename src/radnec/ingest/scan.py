@@ -115,7 +115,7 @@ def _scan(root_path: Path, *, recursive: bool, extract_dir: Path | None) -> Inve
 
     # series key (series uid, kind) -> accumulated facts
     series: dict[tuple[str, str], dict[str, Any]] = {}
-    seen_sops: dict[str, str] = {}
+    seen_sops: dict[str, tuple[str, tuple[str, str]]] = {}  # SOP UID -> (first file, its series key)
     patient_keys: dict[str, str] = {}
 
     for path in files:
@@ -157,7 +157,7 @@ def _add_dataset(
     ds: Any,
     path: Path,
     series: dict[tuple[str, str], dict[str, Any]],
-    seen_sops: dict[str, str],
+    seen_sops: dict[str, tuple[str, tuple[str, str]]],
     patient_keys: dict[str, str],
 ) -> None:
     """Record one DICOM dataset in ``series`` (or in ``inv.skipped`` with the reason)."""
@@ -189,7 +189,7 @@ def _add_dataset(
     sop_uid = str(ds.SOPInstanceUID)
     key = (str(ds.SeriesInstanceUID), kind)
     if sop_uid in seen_sops:
-        first = seen_sops[sop_uid]
+        first, first_key = seen_sops[sop_uid]
         if filecmp.cmp(first, path, shallow=False):
             inv.skipped.append(SkippedFile(path=str(path), reason=f"duplicate SOP Instance UID: byte-identical to {first} (read once)"))
             if key in series:
@@ -200,12 +200,13 @@ def _add_dataset(
             "radnec does not pick one (remove the wrong file)"
         )
         inv.skipped.append(
-            SkippedFile(path=str(path), reason=f"duplicate SOP Instance UID with different content than {first} (conflict, not used)")
+            SkippedFile(path=str(path), reason=f"conflicting duplicate: same SOP Instance UID as {first} but different content (not used)")
         )
-        if key in series:
-            series[key]["conflicts"].extend([first, str(path)])
+        for k in {key, first_key}:
+            if k in series:
+                series[k]["conflicts"].extend([first, str(path)])
         return
-    seen_sops[sop_uid] = str(path)
+    seen_sops[sop_uid] = (str(path), key)
 
     pkey = hashlib.sha256(
         f"{ds.get('PatientID', '')}|{ds.get('PatientName', '')}".encode("utf-8", "replace")
