@@ -2,28 +2,21 @@
 
 The plan bundle is the RTPLAN + RTDOSE + RTSTRUCT that reference each other and the image
 series the structure set was drawn on (``Inventory.rt_bundles``). Every other study holding MR
-series is a follow-up, in date order. Within a study the post-contrast T1 and the FLAIR are
-recognised from the series description (patterns in :data:`SEQUENCE_PATTERNS`); ambiguity is
-reported, never guessed silently.
+series is a follow-up, in date (then time) order; several studies on one day stay apart.
+Within a study the post-contrast T1, the FLAIR and the T2 are chosen by content and headers
+(:mod:`radnec.ingest.protocol`: ImageType, contrast tags, sequence timing, description in several
+vendors' and languages' words; 3-D isotropic over 2-D; a reformat never over its source). Every series
+considered gets a :class:`~radnec.ingest.protocol.SeriesChoice` with the reason it was or was not used
+(``CaseLayout.series_choices``; the not-used ones as lines in ``CaseLayout.skipped``).
 """
 
 from __future__ import annotations
 
-import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from radnec.errors import InputError, MissingReferenceError
+from radnec.ingest.protocol import USED_ROLES, SeriesChoice, choose, classify
 from radnec.ingest.records import Inventory, ObjectInfo, SeriesInfo, StudyInfo
-
-#: Series-description patterns (case-insensitive regular expressions) per sequence, tried in
-#: order. Vendors name sequences freely; these cover the common exports (e.g. "T1c", "T1 POST GD",
-#: "MPRAGE+C", "T1CE", "AX T2 FLAIR", "t2f").
-SEQUENCE_PATTERNS: dict[str, tuple[str, ...]] = {
-    "T1c": (r"\bt1\s*c\b", r"t1.*(post|gad|gd|\+\s*c|contrast|ce\b)", r"mprage.*(post|gd|\+\s*c)", r"\bt1ce\b", r"\bt1c"),
-    "FLAIR": (r"flair", r"\bt2f\b"),
-    "T2": (r"\bt2\b(?!.*flair)", r"\bt2w\b"),
-}
-
 
 @dataclass
 class StudySeries:
@@ -34,6 +27,13 @@ class StudySeries:
     frame_of_reference_uid: str | None
     series: dict[str, SeriesInfo] = field(default_factory=dict)  # "T1c", "FLAIR", "T2"
     notes: list[str] = field(default_factory=list)
+    time: str | None = None  # HH:MM:SS of the study (or of its T1c)
+    choices: list[SeriesChoice] = field(default_factory=list)
+
+    @property
+    def label(self) -> str:
+        """``YYYY-MM-DD HH:MM`` (date and time: several studies may share a day)."""
+        return " ".join(x for x in (self.date, (self.time or "")[:5]) if x) or self.study_uid[-8:]
 
 
 @dataclass
@@ -47,22 +47,24 @@ class CaseLayout:
     planning: StudySeries
     followups: list[StudySeries]
     notes: list[str] = field(default_factory=list)
-
-
-#: Descriptions that are never the post-contrast T1 even when they mention T1 (pre-contrast,
-#: non-contrast, dynamic perfusion series).
-NOT_T1C_PATTERN = r"\bpre\b|pre[-_ ]?(gd|gad|contrast|c\b)|non[-_ ]?(contrast|enh)|\bw/?o\b|without|\bdce\b|\bdsc\b|perf"
+    #: every MR series considered, in every study, with whether it is used and why
+    series_choices: list[SeriesChoice] = field(default_factory=list)
+    #: one line per series not used ("follow-up 2024-05-02 10:14: 'AX T1 POST GAD' not used: ...")
+    skipped: list[str] = field(default_factory=list)
 
 
 def classify_series(description: str | None) -> str | None:
-    """The sequence ('T1c', 'FLAIR', 'T2') a series description names, or None."""
-    text = (description or "").lower()
-    for name, patterns in SEQUENCE_PATTERNS.items():
-        if name == "T1c" and re.search(NOT_T1C_PATTERN, text):
-            continue
-        if any(re.search(p, text) for p in patterns):
-            return name
-    return None
+    """The role ('T1c', 'FLAIR', 'T2') a series description alone names, or None (headers unknown).
+
+    Uses :func:`radnec.ingest.protocol.classify` with no header facts; :func:`find_case` uses the
+    headers too.
+    """
+    info = SeriesInfo(
+        series_instance_uid="", kind="MR", modality="MR", study_instance_uid="", frame_of_reference_uid=None,
+        description=description,
+    )
+    role = classify(info).role
+    return role if role in USED_ROLES else None
 
 
 def _objects(inv: Inventory, kind: str) -> dict[str, ObjectInfo]:
@@ -74,28 +76,35 @@ def _studies(inv: Inventory) -> list[StudyInfo]:
 
 
 def _study_series(study: StudyInfo) -> StudySeries:
-    mr = [s for f in study.frames_of_reference for s in f.series if s.kind == "MR"]
-    frames = {s.frame_of_reference_uid for s in mr}
+    mr = [s for f in study.frames_of_reference for s in f.series if s.kind in ("MR", "CT", "PT")]
+    mr_only = [s for s in mr if s.kind == "MR"]
+    frames = {s.frame_of_reference_uid for s in mr_only}
     out = StudySeries(
         study_uid=study.study_instance_uid,
-        date=study.study_date or next((s.acquisition_date for s in mr if s.acquisition_date), None),
+        date=study.study_date or next((s.acquisition_date for s in mr_only if s.acquisition_date), None),
         frame_of_reference_uid=next(iter(frames)) if len(frames) == 1 else None,
+        time=study.study_time,
     )
-    for series in sorted(mr, key=lambda s: (s.series_number or 0, s.series_instance_uid)):
-        name = classify_series(series.description)
-        if name is None:
-            continue
-        if name in out.series:
-            out.notes.append(
-                f"study {out.date or '?'}: several {name} series; using series {out.series[name].series_number} "
-                f"'{out.series[name].description}', not {series.series_number} '{series.description}'"
-            )
-            continue
-        out.series[name] = series
-    if "T1c" in out.series and out.series["T1c"].acquisition_date:
+    if not mr_only:
+        return out
+    chosen, out.choices = choose(mr, study_date=out.date, study_time=out.time)
+    out.series.update(chosen)
+    t1c = out.series.get("T1c")
+    if t1c is not None and t1c.acquisition_date:
         # The image's own date: a study may also hold RT objects dated the day of treatment.
-        out.date = out.series["T1c"].acquisition_date
+        out.date = t1c.acquisition_date
+    if t1c is not None and t1c.mr is not None and t1c.mr.acquisition_time and not out.time:
+        out.time = t1c.mr.acquisition_time
+    out.choices = [replace(c, study_date=out.date, study_time=out.time) for c in out.choices]
     return out
+
+
+def _skipped_lines(label: str, study: StudySeries) -> list[str]:
+    return [
+        f"{label} {study.label}: '{c.description or c.series_uid[-12:]}' not used: {c.reason}"
+        for c in study.choices
+        if not c.used
+    ]
 
 
 def find_case(inv: Inventory) -> CaseLayout:
@@ -145,10 +154,26 @@ def find_case(inv: Inventory) -> CaseLayout:
         planning.series["T1c"] = ref_series
         if ref_series.acquisition_date:
             planning.date = ref_series.acquisition_date
+        planning.choices = [
+            SeriesChoice(
+                study_date=c.study_date,
+                study_time=c.study_time,
+                series_uid=c.series_uid,
+                description=c.description,
+                role="T1c" if c.series_uid == ref_series.series_instance_uid else c.role,
+                used=c.series_uid == ref_series.series_instance_uid or (c.used and c.role != "T1c"),
+                reason="used as T1c: the series the RTSTRUCT was drawn on"
+                if c.series_uid == ref_series.series_instance_uid
+                else (c.reason if c.role != "T1c" else "T1c candidate not used: the planning reference is the "
+                      "series the structures were drawn on"),
+            )
+            for c in planning.choices
+        ]
     elif "T1c" not in planning.series:
         raise MissingReferenceError(
             "the planning study has no post-contrast T1 MR series (series descriptions did not match "
-            f"{SEQUENCE_PATTERNS['T1c']}); radnec registers follow-up T1c to the planning T1c",
+            "radnec's series vocabulary and no ContrastBolusAgent tag); radnec registers follow-up T1c to the "
+            "planning T1c",
             path=inv.root,
         )
     followups = [
@@ -157,8 +182,10 @@ def find_case(inv: Inventory) -> CaseLayout:
     followups = [f for f in followups if f.series]
     for f in followups:
         if "T1c" not in f.series:
-            notes.append(f"follow-up study {f.date or f.study_uid[-8:]}: no post-contrast T1 series recognised; skipped")
-    followups = sorted((f for f in followups if "T1c" in f.series), key=lambda f: (f.date or "", f.study_uid))
+            notes.append(f"follow-up study {f.label}: no post-contrast T1 series recognised; skipped")
+    followups = sorted((f for f in followups if "T1c" in f.series), key=lambda f: (f.date or "", f.time or "", f.study_uid))
+    ordered = [planning, *followups]
+    labels = ["planning"] + [f"follow-up {i}" for i in range(1, len(followups) + 1)]
     if not followups:
         raise InputError(
             "no follow-up MRI study with a post-contrast T1 series was found besides the planning study",
@@ -171,5 +198,8 @@ def find_case(inv: Inventory) -> CaseLayout:
         rtstruct=structs[bundle.rtstruct_uid],
         planning=planning,
         followups=followups,
-        notes=notes + planning.notes + [n for f in followups for n in f.notes],
+        notes=notes + [n for n in inv.notes if "reused the extraction" not in n] + planning.notes
+        + [n for f in followups for n in f.notes],
+        series_choices=[c for st in ordered for c in st.choices],
+        skipped=[line for label, st in zip(labels, ordered) for line in _skipped_lines(label, st)],
     )

@@ -64,6 +64,21 @@ def _check_truncated(ds: Any, path: Path, file_size: int) -> str | None:
     return None
 
 
+#: Value representations whose raw bytes hold nested data sets (parsed at scan time to find cut files).
+_NESTED_VRS = frozenset({"SQ", "UN", None})
+
+
+def _parse_structure(ds: Any) -> None:
+    """Parse the sequences (and values of unknown VR) of a freshly read header, where a cut or corrupt
+    file shows; plain values stay raw until read (converting all of them took most of the scan time)."""
+    from pydicom.dataelem import RawDataElement
+
+    for tag in list(ds.keys()):
+        elem = ds.get_item(tag, keep_deferred=True)
+        if isinstance(elem, RawDataElement) and elem.value is not None and elem.VR in _NESTED_VRS:
+            ds[tag]  # noqa: B018 - converts (parses) the raw value
+
+
 def read_header(path: str | os.PathLike[str]) -> Any:
     """Read a DICOM header (large values deferred) or raise :class:`InputError` with the reason.
 
@@ -115,8 +130,7 @@ def _read_header(p: Path) -> Any:
     if reason:
         raise InputError(reason, path=p)
     try:
-        for _ in ds:  # parse every value that was not deferred (sequences are parsed lazily)
-            pass
+        _parse_structure(ds)
     except Exception as exc:  # noqa: BLE001 - pydicom raises OSError/ValueError/... on cut sequences
         raise InputError(f"truncated or corrupt DICOM header ({type(exc).__name__}: {exc})", path=p) from exc
     if "SOPClassUID" not in ds:

@@ -35,6 +35,37 @@ class ObjectInfo(BaseModel):
     details: dict[str, Any] = Field(default_factory=dict)
 
 
+class MRFacts(BaseModel):
+    """Header facts of an image series that decide its role (radnec.ingest.protocol), read at scan time.
+
+    Times in ms, lengths in mm, orientation as DICOM ImageOrientationPatient (LPS direction cosines).
+    """
+
+    image_type: list[str] = Field(default_factory=list, description="ImageType values, upper case")
+    protocol_name: str | None = None
+    sequence_name: str | None = None
+    scanning_sequence: list[str] = Field(default_factory=list, description="SE, GR, IR, EP, RM")
+    sequence_variant: list[str] = Field(default_factory=list)
+    acquisition_type: str | None = Field(None, description="MRAcquisitionType: 2D or 3D")
+    repetition_time_ms: float | None = None
+    echo_time_ms: float | None = None
+    inversion_time_ms: float | None = None
+    diffusion_b_value: float | None = None
+    contrast_agent: str | None = Field(None, description="ContrastBolusAgent (0018,0010)")
+    contrast_route: str | None = None
+    contrast_volume_ml: float | None = None
+    slice_thickness_mm: float | None = None
+    pixel_spacing_mm: list[float] | None = Field(None, description="(between rows, between columns)")
+    orientation: list[float] | None = Field(None, description="ImageOrientationPatient of the first slice")
+    slice_spacing_mm: float | None = Field(None, description="median distance between slice positions")
+    extent_mm: float | None = Field(None, description="coverage along the slice normal (positions + one spacing)")
+    n_positions: int = 0
+    acquisition_time: str | None = Field(None, description="HH:MM:SS of the earliest AcquisitionTime/SeriesTime")
+    source_series_uids: list[str] = Field(
+        default_factory=list, description="series named in ReferencedImage/SourceImage sequences (reformats)"
+    )
+
+
 class SeriesInfo(BaseModel):
     """A DICOM series (one kind of object) with its files."""
 
@@ -64,6 +95,11 @@ class SeriesInfo(BaseModel):
     temporal_key: str | None = Field(
         None, description="the attribute that orders the time points of a dynamic series"
     )
+    mr: MRFacts | None = Field(None, description="header facts of an MR/CT image series (series selection)")
+    n_duplicates: int = Field(0, description="identical duplicated instances dropped (same SOP UID, same bytes)")
+    conflicting_duplicates: list[str] = Field(
+        default_factory=list, description="files holding a SOP Instance UID already seen with different content"
+    )
 
 
 class FrameOfReferenceInfo(BaseModel):
@@ -76,6 +112,7 @@ class FrameOfReferenceInfo(BaseModel):
 class StudyInfo(BaseModel):
     study_instance_uid: str
     study_date: str | None = Field(None, description="YYYY-MM-DD")
+    study_time: str | None = Field(None, description="HH:MM:SS (several studies on one day are told apart by it)")
     description: str | None = None
     frames_of_reference: list[FrameOfReferenceInfo] = Field(default_factory=list)
 
@@ -142,6 +179,10 @@ class Inventory(BaseModel):
     rt_bundles: list[RTBundle] = Field(default_factory=list)
     skipped: list[SkippedFile] = Field(default_factory=list)
     warnings: list[str] = Field(default_factory=list)
+    notes: list[str] = Field(
+        default_factory=list,
+        description="how the folder was read: symlink loops, DICOMDIR, zip files extracted, duplicates dropped",
+    )
 
     def all_series(self) -> list[SeriesInfo]:
         """Every series, in inventory order."""
@@ -169,6 +210,7 @@ __all__ = [
     "StudyInfo",
     "FrameOfReferenceInfo",
     "SeriesInfo",
+    "MRFacts",
     "ObjectInfo",
     "VolumeFileInfo",
     "SpectroscopyFileInfo",

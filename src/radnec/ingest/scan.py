@@ -10,6 +10,15 @@ Grouping is patient → study → frame of reference → series. Patients are la
 ``patient-1``, ``patient-2``, ... in path order; names and IDs are never stored or logged.
 The relations between objects and the RT bundles are then checked by :mod:`radnec.ingest.relations`.
 
+The files are gathered by :func:`radnec.ingest.walk.case_files`: symbolic links followed (loops
+detected), zip files extracted safely, DICOMDIRs checked — how the folder was read is in
+``Inventory.notes``. Several studies on one day stay apart (by StudyInstanceUID; ``StudyInfo.study_time``
+tells them apart for people). An instance met twice (same SOPInstanceUID) is read once when the two files
+are byte-identical (a note counts them per series); when their contents differ, the second file is skipped,
+both are named in a warning and the series records the conflict (``SeriesInfo.conflicting_duplicates``)
+so that series selection refuses it — radnec never silently picks one of two different objects.
+Image series also carry the header facts that decide their role (:mod:`radnec.ingest.mrfacts`).
+
 A classic MR series whose slice positions repeat once per time point (all time frames of a 4-D
 acquisition such as DSC perfusion in one series) is marked ``dynamic`` with its number of time points
 (:func:`radnec.ingest.temporal.temporal_frames` decides, from the headers already read).
@@ -17,6 +26,7 @@ acquisition such as DSC perfusion in one series) is marked ``dynamic`` with its 
 
 from __future__ import annotations
 
+import filecmp
 import hashlib
 import logging
 import os
@@ -42,36 +52,39 @@ from radnec.ingest.records import (
     SkippedFile,
     StudyInfo,
 )
+from radnec.ingest.mrfacts import instance_facts, series_facts
 from radnec.ingest.relations import relate
 from radnec.ingest.sopclass import IMAGE_KINDS, SOP_CLASS_NAMES, classify
 from radnec.ingest.temporal import temporal_facts, temporal_frames
 from radnec.ingest.values import dicom_date, int_or_none, text_or_none
+from radnec.ingest.walk import case_files
 
 log = logging.getLogger(__name__)
 
 
-def _walk(root: Path, recursive: bool) -> list[Path]:
-    if root.is_file():
-        return [root]
-    if not recursive:
-        return sorted(p for p in root.iterdir() if p.is_file())
-    out: list[Path] = []
-    for dirpath, dirnames, filenames in os.walk(root):
-        dirnames.sort()
-        out.extend(Path(dirpath) / f for f in sorted(filenames))
-    return out
+def _time(value: Any) -> str | None:
+    text = str(value or "").strip()
+    if len(text) >= 4 and text[:4].isdigit():
+        text = text[:6].ljust(6, "0")
+        return f"{text[:2]}:{text[2:4]}:{text[4:6]}"
+    return None
 
 
 # --------------------------------------------------------------------------- scan
-def scan(root: str | os.PathLike[str], *, recursive: bool = True) -> Inventory:
-    """Scan ``root`` (a folder, or one file) and return what it holds.
+def scan(
+    root: str | os.PathLike[str], *, recursive: bool = True, extract_dir: str | os.PathLike[str] | None = None
+) -> Inventory:
+    """Scan ``root`` (a folder, one file, or a zip file) and return what it holds.
 
     Parameters
     ----------
     root
-        Folder (walked recursively unless ``recursive=False``) or a single file.
+        Folder (walked recursively unless ``recursive=False``, symbolic links followed), a single file or
+        a ``.zip``.
     recursive
         Descend into sub-folders.
+    extract_dir
+        Where zip files are extracted (default :func:`radnec.ingest.walk.default_extract_dir`).
 
     Returns
     -------
@@ -89,17 +102,20 @@ def scan(root: str | os.PathLike[str], *, recursive: bool = True) -> Inventory:
         raise InputError("no such file or folder", path=root_path)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # pydicom's conformance warnings; see read_header
-        return _scan(root_path, recursive=recursive)
+        return _scan(root_path, recursive=recursive, extract_dir=Path(extract_dir) if extract_dir else None)
 
 
-def _scan(root_path: Path, *, recursive: bool) -> Inventory:
+def _scan(root_path: Path, *, recursive: bool, extract_dir: Path | None) -> Inventory:
     inv = Inventory(root=str(root_path))
-    files = _walk(root_path, recursive)
-    inv.n_files = len(files)
+    found = case_files(root_path, recursive=recursive, extract_dir=extract_dir)
+    files = found.files
+    inv.skipped.extend(found.skipped)
+    inv.notes.extend(found.notes)
+    inv.n_files = len(files) + len(found.skipped)
 
     # series key (series uid, kind) -> accumulated facts
     series: dict[tuple[str, str], dict[str, Any]] = {}
-    seen_sops: dict[str, str] = {}
+    seen_sops: dict[str, tuple[str, tuple[str, str]]] = {}  # SOP UID -> (first file, its series key)
     patient_keys: dict[str, str] = {}
 
     for path in files:
@@ -141,7 +157,7 @@ def _add_dataset(
     ds: Any,
     path: Path,
     series: dict[tuple[str, str], dict[str, Any]],
-    seen_sops: dict[str, str],
+    seen_sops: dict[str, tuple[str, tuple[str, str]]],
     patient_keys: dict[str, str],
 ) -> None:
     """Record one DICOM dataset in ``series`` (or in ``inv.skipped`` with the reason)."""
@@ -171,12 +187,26 @@ def _add_dataset(
         return
     obj = None if kind in IMAGE_KINDS else object_info(ds, kind, path)  # may raise on a corrupt value
     sop_uid = str(ds.SOPInstanceUID)
+    key = (str(ds.SeriesInstanceUID), kind)
     if sop_uid in seen_sops:
-        inv.skipped.append(
-            SkippedFile(path=str(path), reason=f"duplicate SOP Instance UID (same object as {seen_sops[sop_uid]})")
+        first, first_key = seen_sops[sop_uid]
+        if filecmp.cmp(first, path, shallow=False):
+            inv.skipped.append(SkippedFile(path=str(path), reason=f"duplicate SOP Instance UID: byte-identical to {first} (read once)"))
+            if key in series:
+                series[key]["duplicates"] += 1
+            return
+        inv.warnings.append(
+            f"two different files carry SOP Instance UID ...{sop_uid[-12:]}: {first} and {path}; "
+            "radnec does not pick one (remove the wrong file)"
         )
+        inv.skipped.append(
+            SkippedFile(path=str(path), reason=f"conflicting duplicate: same SOP Instance UID as {first} but different content (not used)")
+        )
+        for k in {key, first_key}:
+            if k in series:
+                series[k]["conflicts"].extend([first, str(path)])
         return
-    seen_sops[sop_uid] = str(path)
+    seen_sops[sop_uid] = (str(path), key)
 
     pkey = hashlib.sha256(
         f"{ds.get('PatientID', '')}|{ds.get('PatientName', '')}".encode("utf-8", "replace")
@@ -186,7 +216,6 @@ def _add_dataset(
 
     n_frames = int_or_none(ds.get("NumberOfFrames")) or 1
     fo_r = text_or_none(ds.get("FrameOfReferenceUID")) if obj is None else obj.frame_of_reference_uid
-    key = (str(ds.SeriesInstanceUID), kind)
     entry = series.setdefault(
         key,
         {
@@ -194,6 +223,7 @@ def _add_dataset(
             "study": str(ds.StudyInstanceUID),
             "study_date": dicom_date(ds.get("StudyDate")),
             "study_description": text_or_none(ds.get("StudyDescription")),
+            "study_time": _time(ds.get("StudyTime")),
             "modality": str(ds.get("Modality", "")),
             "description": text_or_none(ds.get("SeriesDescription")),
             "series_number": int_or_none(ds.get("SeriesNumber")),
@@ -208,12 +238,17 @@ def _add_dataset(
             "frames": 0,
             "objects": [],
             "temporal": [],
+            "facts": [],
+            "duplicates": 0,
+            "conflicts": [],
         },
     )
     entry["files"].append(str(path))
     entry["frames"] += n_frames
     if kind == "MR" and n_frames == 1 and "PerFrameFunctionalGroupsSequence" not in ds:
         entry["temporal"].append(temporal_facts(ds))
+    if obj is None and kind in IMAGE_KINDS:
+        entry["facts"].append(instance_facts(ds))
     if obj is not None:
         entry["objects"].append(obj)
     if fo_r not in entry["fors"]:
@@ -247,7 +282,15 @@ def _assemble(inv: Inventory, series: dict[tuple[str, str], dict[str, Any]]) -> 
             n_frames=e["frames"],
             files=e["files"],
             objects=e["objects"],
+            mr=series_facts(e["facts"]),
+            n_duplicates=e["duplicates"],
+            conflicting_duplicates=e["conflicts"],
         )
+        if e["duplicates"]:
+            inv.notes.append(
+                f"{kind} series '{e['description'] or uid[-12:]}': {e['duplicates']} duplicated instance(s) "
+                "(byte-identical files) read once"
+            )
         if kind == "MR" and len(e["temporal"]) == len(e["files"]):
             frames, key = temporal_frames(e["temporal"])
             if frames:
@@ -256,7 +299,10 @@ def _assemble(inv: Inventory, series: dict[tuple[str, str], dict[str, Any]]) -> 
         study = studies.get(e["study"])
         if study is None:
             study = StudyInfo(
-                study_instance_uid=e["study"], study_date=e["study_date"], description=e["study_description"]
+                study_instance_uid=e["study"],
+                study_date=e["study_date"],
+                study_time=e["study_time"],
+                description=e["study_description"],
             )
             studies[e["study"]] = study
             patient.studies.append(study)
