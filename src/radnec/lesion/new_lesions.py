@@ -4,11 +4,14 @@ A metastasis that appears after SRS away from every target (a distant failure) e
 latest T1c and did not at planning. With the latest T1c brought onto the planning grid through
 the registration, a voxel is a candidate when
 
-1. it is bright on the latest T1c (median-filtered; above the brain median + ``bright_sd`` robust
-   SD),
-2. nothing within ``planning_search_mm`` was bright at planning (vessels, choroid plexus, dura and
-   fat enhance at both times and cancel; the search radius absorbs registration error),
-3. it lies inside the head, ``surface_margin_mm`` from its surface, in a connected spot that comes
+1. it brightened: the latest T1c minus the planning T1c, each median-filtered and expressed in
+   robust SD of its own brain tissue (scanners differ in scale), is above the median of that
+   difference + ``diff_sd`` of its robust SD (the difference of two registered scans of the same
+   brain is nearly flat; a new enhancing spot stands out of it even when small and partial-volumed),
+2. it is bright on the latest T1c itself (``bright_sd`` robust SD above the tissue median),
+3. nothing within ``planning_search_mm`` was bright at planning (``planning_max_sd``): vessels,
+   choroid plexus, dura and fat enhance at both times; the search radius absorbs registration error,
+4. it lies inside the head, ``surface_margin_mm`` from its surface, in a connected spot that comes
    no nearer than ``target_margin_mm`` to any target ROI (a treated lesion growing out of its
    target is that target's lesion, not a new one).
 
@@ -30,6 +33,10 @@ from radnec.geometry import MM3_PER_CC, require_same_grid
 from radnec.lesion.conventions import load_conventions_file
 from radnec.lesion.intensity import background_level, robust_stats
 from radnec.lesion.regions import ball, fill_holes, largest_component
+
+
+#: Fewest voxels whose spread is read as a shape (elongation); smaller spots are not judged by shape.
+MIN_SHAPE_VOXELS = 8
 
 
 @dataclass(frozen=True)
@@ -91,10 +98,12 @@ def find_new_lesions(
     if valid.sum() < 100:
         return []
     sp, sl = robust_stats(plan[inner]), robust_stats(late[valid])
-    bright = valid & (late >= sl.median + p["bright_sd"] * sl.sd)
-    was_bright = plan >= sp.median + p["planning_max_sd"] * sp.sd
-    was_bright = ndi.binary_dilation(was_bright, structure=ball(spacing_zyx, p["planning_search_mm"]))
-    cand = bright & ~was_bright
+    z_late, z_plan = (late - sl.median) / sl.sd, (plan - sp.median) / sp.sd
+    diff = z_late - z_plan
+    sd = robust_stats(diff[valid])
+    brightened = valid & (diff >= sd.median + p["diff_sd"] * sd.sd) & (z_late >= p["bright_sd"])
+    was_bright = ndi.binary_dilation(z_plan >= p["planning_max_sd"], structure=ball(spacing_zyx, p["planning_search_mm"]))
+    cand = brightened & ~was_bright
     lab, n = ndi.label(cand, structure=np.ones((3, 3, 3), bool))
     if n == 0:
         return []
@@ -110,14 +119,18 @@ def find_new_lesions(
             break
         idx = np.argwhere(lab == i + 1)
         mm = idx * spacing_zyx
-        cov = np.cov((mm - mm.mean(0)).T) if len(mm) > 3 else np.eye(3)
-        ev = np.sort(np.clip(np.linalg.eigvalsh(cov), 1e-6, None))
-        elongation = float(np.sqrt(ev[-1] / ev[0]))
+        # the shape of a handful of voxels says nothing: elongation only from MIN_SHAPE_VOXELS on
+        if len(mm) >= MIN_SHAPE_VOXELS:
+            cov = np.cov((mm - mm.mean(0)).T) + np.diag(spacing_zyx**2 / 12.0)  # + the voxel's own extent
+            ev = np.sort(np.linalg.eigvalsh(cov))
+            elongation = float(np.sqrt(ev[-1] / ev[0]))
+        else:
+            elongation = 1.0
         if elongation > p["max_elongation"]:
             continue
         centre_zyx = idx.mean(0)
         centroid = planning_t1c.TransformContinuousIndexToPhysicalPoint(tuple(float(v) for v in centre_zyx[::-1]))
-        peak = float((late[tuple(idx.T)].max() - sl.median) / sl.sd)
+        peak = float(z_late[tuple(idx.T)].max())
         out.append(NewLesionCandidate(tuple(float(v) for v in centroid), float(sizes[i]), peak, elongation))  # type: ignore[arg-type]
         if len(out) >= int(p["max_candidates"]):
             break

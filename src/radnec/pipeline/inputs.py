@@ -227,6 +227,7 @@ def load_inputs(
     layout = find_case(inv)
     advanced = loaded.value["advanced"]
     warnings.extend(layout.notes)
+    skipped.extend(layout.skipped)  # every series considered and not used, with why
     plan = read_rtplan(layout.rtplan.path)
     dose = plan_dose(layout)
     structures = read_rtstruct(layout.rtstruct.path)

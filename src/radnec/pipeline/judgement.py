@@ -96,6 +96,7 @@ def series_used(case: CaseInputs) -> list[dict[str, Any]]:
     """Which series each study contributed, per role, with the selector's reason when it gives one."""
     rows = []
     by_uid = {s.study_uid: s for s in [case.layout.planning, *case.layout.followups]}
+    reasons = {(c.series_uid, c.role): c.reason for c in case.layout.series_choices if c.used}
     for tp in case.studies:
         study = by_uid.get(tp.study_uid)
         for role, info in (study.series.items() if study is not None else []):
@@ -104,7 +105,7 @@ def series_used(case: CaseInputs) -> list[dict[str, Any]]:
                 "study": tp.label, "date": tp.date, "role": role, "series_instance_uid": info.series_instance_uid,
                 "description": info.description, "series_number": info.series_number,
                 "spacing_mm": geo.get("spacing_mm"), "orientation": geo.get("orientation"),
-                "reason": getattr(info, "choice_reason", None),
+                "reason": reasons.get((info.series_instance_uid, role)),
             })
     return rows
 
