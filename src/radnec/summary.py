@@ -26,8 +26,25 @@ def print_summary(analysis: Analysis, console: Any, *, out_dir: Path | None = No
             f"[bold]Plan[/bold]: {_fmt(p.prescription_gy)} Gy in {p.fractions} fraction(s), {p.technique}; "
             f"V12 {_fmt(p.v12_cc, 2, 'cm³')}, CI {_fmt(p.conformity_index_paddick, 2)} (Paddick), GI {_fmt(p.gradient_index, 2)}"
         )
+    for row in analysis.series_used:
+        if row["role"] == "T1c":
+            why = f" — {row['reason']}" if row.get("reason") else ""
+            console.print(f"[dim]{row['study']} ({row['date']}): T1c {row['description']!r}{why}[/dim]")
+    if len(analysis.overview) > 1:
+        table = Table(title="Lesions at a glance", show_lines=False)
+        for col in ("lesion", "target (Rx)", "status", "latest cm³", "change", "pattern", "symmetry", "P(progression)"):
+            table.add_column(col)
+        for r in analysis.overview:
+            mark = "[bold]" if r["flagged"] else ""
+            rx = f" ({_fmt(r['prescription_gy'])} Gy)" if r.get("prescription_gy") else ""
+            change = f"{r['change_pct']:+.0f} %" if r.get("change_pct") is not None else "—"
+            table.add_row(
+                r["lesion"], f"{r['target'] or '—'}{rx}", f"{mark}{r['status'] or '—'}", _fmt(r.get("latest_lesion_cc"), 2),
+                change, r.get("pattern") or "—", r.get("symmetry") or "—", _fmt(r.get("posterior_tp"), 2),
+            )
+        console.print(table)
     for lesion in analysis.lesions:
-        table = Table(title=f"{lesion.name}", show_lines=False)
+        table = Table(title=f"{lesion.name}" + (f" — {lesion.status}" if lesion.status else ""), show_lines=False)
         for col in ("date", "days", "enhancing cm³", "necrotic cm³", "edema cm³", "LD mm", "edema/T1c", "pattern", "RANO-BM"):
             table.add_column(col)
         for tp in lesion.timepoints:

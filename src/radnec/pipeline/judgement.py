@@ -60,6 +60,13 @@ def evidence_stage(
 FLAGGED_STATUS = ("enlarging", "growing")
 
 
+def _target_name(track: LesionTrack) -> str | None:
+    gtv = track.target.gtv if track.target is not None else None
+    if gtv is None:
+        return None
+    return f"none (nearest {gtv.name})" if track.kind.startswith("new") else gtv.name
+
+
 def overview(tracks: list[LesionTrack], lesions: list[Lesion]) -> list[dict[str, Any]]:
     """One row per lesion for the top of the report: target and Rx, latest volume and change, status,
     pattern, symmetry and P(progression); ``flagged`` marks the lesions the question is about."""
@@ -75,7 +82,7 @@ def overview(tracks: list[LesionTrack], lesions: list[Lesion]) -> list[dict[str,
             "lesion": lesion.name,
             "kind": lesion.kind,
             "seed_lps": [round(float(v), 2) for v in track.seed_lps],
-            "target": track.target.gtv.name if track.target is not None and track.target.gtv is not None else None,
+            "target": _target_name(track),
             "prescription_gy": float(track.target.prescription_gy) if track.target is not None else None,
             "latest_date": last.date if last else None,
             "latest_lesion_cc": cc,
