@@ -87,6 +87,9 @@ def test_the_follow_up_must_be_on_the_planning_grid(scans):
         (["baseline", "SD", "SD"], [0.10, 0.10, 0.13], "stable"),  # +30 % but only 0.03 cm³
         (["baseline", "PR"], [2.0, 0.8], "responding"),
         (["baseline", "SD"], [1.0, 1.05], "stable"),
+        # regrown from its nadir, then holding its size: still the growing lesion (vs the nadir, not the previous study)
+        (["baseline", "PR", "SD", "SD"], [1.70, 0.456, 1.04, 1.03], "growing"),
+        (["baseline", "PR", "PR"], [2.0, 0.5, 0.52], "responding"),  # +4 % from the nadir: noise
         (["baseline"], [1.0], "baseline only"),
     ],
 )

@@ -24,7 +24,27 @@ def smoothed(image: sitk.Image, params: dict[str, Any]) -> sitk.Image:
     Filtering the whole image once lets every lesion and seed on that study reuse it (the edema
     search box spans most of the brain).
     """
-    return sitk.Median(sitk.Cast(image, sitk.sitkFloat32), [int(params["median_radius_vox"])] * 3)
+    return sitk.Median(sitk.Cast(image, sitk.sitkFloat32), median_radius(image, params))
+
+
+def median_radius(image: sitk.Image, params: dict[str, Any]) -> list[int]:
+    """Per-axis median radius (voxels, x-y-z order): ``median_radius_vox`` along every axis whose
+    spacing is at most ``median_max_anisotropy`` times the finest, 0 along a coarser one.
+
+    A 2-D thick-slice series (0.9 × 0.9 × 6 mm) filtered across slices mixes tissue 12 mm apart and
+    erases a thin enhancing rim that sits on one slice only; in-plane filtering keeps it.
+
+    Examples
+    --------
+    >>> img = sitk.Image(8, 8, 8, sitk.sitkFloat32)
+    >>> img.SetSpacing((0.9, 0.9, 6.0))
+    >>> median_radius(img, {"median_radius_vox": 1, "median_max_anisotropy": 2.0})
+    [1, 1, 0]
+    """
+    spacing = np.asarray(image.GetSpacing(), float)
+    r = int(params["median_radius_vox"])
+    limit = float(params.get("median_max_anisotropy", 2.0)) * spacing.min()
+    return [r if s <= limit else 0 for s in spacing]
 
 
 def segment_edema(

@@ -16,6 +16,7 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
+import numpy as np
 from pydantic import BaseModel, Field
 
 from radnec.errors import InputError
@@ -112,15 +113,19 @@ def lesion_course(timepoints: Sequence[TimepointMeasures], *, name: str = "lesio
 def lesion_status(categories: Sequence[str | None], volumes_cc: Sequence[float]) -> tuple[str, str]:
     """Where one lesion stands at its latest study: ``(status, why)``.
 
-    ``"enlarging"`` (RANO-BM PD of this lesion at the latest study), ``"growing"`` (volume up by the
-    ``conventions.yaml`` → ``status`` rule but short of PD), ``"responding"`` (PR/CR), ``"stable"``,
-    or ``"baseline only"`` with one study. Time points in order, planning study first.
+    ``"enlarging"`` (RANO-BM PD of this lesion at the latest study), ``"growing"`` (volume up from the
+    nadir — the smallest earlier volume, planning study included, RANO-BM's reference — by the
+    ``conventions.yaml`` → ``status`` rule but short of PD: a lesion that regrew after its nadir and
+    then held its size has not stopped being the lesion in question), ``"responding"`` (PR/CR),
+    ``"stable"``, or ``"baseline only"`` with one study. Time points in order, planning study first.
 
     Examples
     --------
     >>> lesion_status(["baseline", "SD", "PD"], [1.0, 1.1, 2.0])[0]
     'enlarging'
     >>> lesion_status(["baseline", "SD", "SD"], [1.0, 1.0, 1.3])[0]
+    'growing'
+    >>> lesion_status(["baseline", "PR", "SD", "SD"], [1.7, 0.45, 1.04, 1.03])[0]
     'growing'
     """
     rule = load_conventions_file()["status"]
@@ -131,8 +136,12 @@ def lesion_status(categories: Sequence[str | None], volumes_cc: Sequence[float])
     change = f"{before:.2f} → {last:.2f} cm³"
     if cat == "PD":
         return "enlarging", f"RANO-BM PD at the latest study ({change})"
-    if last >= before * (1 + rule["growing_volume_increase_fraction"]) and last - before >= rule["growing_min_absolute_increase_cc"]:
-        return "growing", f"volume up {100 * (last / before - 1):.0f} % ({change}), short of RANO-BM PD (radnec convention)"
+    nadir_at = int(np.argmin([float(v) for v in volumes_cc[:-1]]))
+    nadir = float(volumes_cc[nadir_at])
+    if last >= nadir * (1 + rule["growing_volume_increase_fraction"]) and last - nadir >= rule["growing_min_absolute_increase_cc"]:
+        since = "the previous study" if nadir_at == len(volumes_cc) - 2 else f"the nadir {nadir:.2f} cm³ (study {nadir_at + 1})"
+        return "growing", (f"volume up {100 * (last / nadir - 1):.0f} % since {since} ({change}), short of RANO-BM PD "
+                           "(radnec convention)")
     if cat in ("PR", "CR"):
         return "responding", f"RANO-BM {cat} ({change})"
     return "stable", f"RANO-BM {cat or 'n/a'} ({change})"

@@ -38,7 +38,7 @@ from scipy import ndimage as ndi
 from radnec.errors import GeometryError, InputError
 from radnec.geometry import MM3_PER_CC, continuous_indices, require_same_grid
 from radnec.lesion.conventions import Compartments, mask_image
-from radnec.lesion.edema import segment_edema
+from radnec.lesion.edema import median_radius, segment_edema
 from radnec.lesion.intensity import RobustStats, background_level, half_contrast, robust_stats, segmentation_parameters
 from radnec.lesion.regions import ball, component_at, drop_small, fill_holes, largest_component
 
@@ -179,7 +179,7 @@ def _segment_in_roi(
     t1c: sitk.Image, seed_xyz: np.ndarray, lo: np.ndarray, hi: np.ndarray, params: dict[str, Any]
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, tuple[int, ...], bool]:
     roi, roi_lo = _roi(t1c, lo, hi)
-    roi_s = sitk.Median(sitk.Cast(roi, sitk.sitkFloat32), [int(params["median_radius_vox"])] * 3)
+    roi_s = sitk.Median(sitk.Cast(roi, sitk.sitkFloat32), median_radius(roi, params))
     arr = sitk.GetArrayFromImage(roi_s).astype(np.float64)
     spacing_zyx = np.asarray(t1c.GetSpacing())[::-1]
     seed = seed_xyz - roi_lo
@@ -256,6 +256,15 @@ def _leaks(region: np.ndarray, max_faces: int) -> bool:
     return sum(bool(f) for f in faces) > max_faces
 
 
+def _collapses(grown: np.ndarray, higher: np.ndarray, p: dict[str, Any]) -> bool:
+    """A bright region that shrinks to less than ``1 / leak_collapse_ratio`` of its volume when the
+    threshold rises by one step (``leak_fractions``) was not bounded by the lesion's edge but by a
+    slightly darker normal structure it spilled into (a faint small lesion grown into white matter,
+    which is bright on T1): a lesion's edge holds its place as the threshold moves."""
+    n = int(grown.sum())
+    return n >= int(p["leak_collapse_min_vox"]) and int(higher.sum()) * float(p["leak_collapse_ratio"]) < n
+
+
 def _grow(search: _SearchRegion, seed_zyx: tuple[int, int, int], *, bright: bool) -> np.ndarray | None:
     """Region grown from the seed, kept on clearly abnormal voxels of the seed's kind, then refined
     to the half-contrast boundary within ``refine_mm``.
@@ -279,12 +288,19 @@ def _grow(search: _SearchRegion, seed_zyx: tuple[int, int, int], *, bright: bool
         if _leaks(grown, int(p["leak_max_faces"])):
             grown = None
     if grown is None:
-        for frac in p["leak_fractions"]:
+        def at(frac: float) -> np.ndarray:
             t = search.normal.median + float(frac) * (extreme - search.normal.median)
             side = (search.arr >= t) if bright else (search.arr <= t)
-            grown = component_at(side & search.tissue, near_seed)
-            if not _leaks(grown, int(p["leak_max_faces"])):
-                break
+            return component_at(side & search.tissue, near_seed)
+
+        fractions = [float(f) for f in p["leak_fractions"]]
+        for i, frac in enumerate(fractions):
+            grown = at(frac)
+            if _leaks(grown, int(p["leak_max_faces"])):
+                continue
+            if bright and i + 1 < len(fractions) and _collapses(grown, at(fractions[i + 1]), p):
+                continue  # spilled into white matter: a slightly higher threshold leaves a fraction of it
+            break
         else:
             return None  # no contrast separates this region from normal structures
         if not grown.any():

@@ -101,7 +101,7 @@ def _smoothed_flair(ws: Workspace, tp: Study) -> Any:
     if tp.flair is None:
         return None
     params = segmentation_parameters()
-    key = ws.key("smooth", tp.flair, int(params["median_radius_vox"]))
+    key = ws.key("smooth", tp.flair, int(params["median_radius_vox"]), float(params["median_max_anisotropy"]))
     return ws.cached(
         "smooth", key, lambda: smoothed(tp.flair.value, params),  # type: ignore[union-attr]
         lambda img, f: save_image(img, f / "flair.npz"), lambda f: load_image(f / "flair.npz"),
