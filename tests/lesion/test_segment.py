@@ -80,3 +80,47 @@ def test_dark_core_seed_finds_the_whole_rim_across_a_wide_transition_zone():
     assert dice(rim.lesion, s.lesion) >= 0.9
     assert dice(centre.enhancing, s.enhancing) >= 0.8
     assert mask_volume_cc(centre.enhancing) == pytest.approx(mask_volume_cc(rim.enhancing), rel=0.05)
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"spacing": (0.9, 0.9, 6.0), "outer_mm": 12.0, "core_mm": 9.0, "size": 80},  # 2-D T1c, 5 mm + 1 mm gap
+        {"spacing": (0.9, 0.9, 5.0), "outer_mm": 10.0, "core_mm": 7.5, "size": 80},
+    ],
+)
+def test_ring_lesion_on_thick_two_d_slices(kwargs):
+    # the thresholds use an in-plane median on thick slices: a 3-D median mixed slices 5–6 mm apart
+    # and lost the rim on the end slices (Dice 0.74 / 0.77 and -41 % / -38 % volume before)
+    s = rim_lesion(**kwargs)
+    c = segment_from_seed(s.t1c, s.centre_lps)
+    assert dice(c.lesion, s.lesion) >= 0.88
+    assert mask_volume_cc(c.lesion) == pytest.approx(mask_volume_cc(s.lesion), rel=0.2)
+
+
+def _faint_nodule_beside_white_matter(seed: int = 0) -> tuple[sitk.Image, tuple[float, ...], float]:
+    """2 mm grid: grey matter 300, a white-matter tongue at 390 (above the tissue median, as white matter
+    is on T1) and a faint 3.5 mm nodule (+190 at its centre) 3 mm from it; (image, nodule centre, truth cm³)."""
+    rng = np.random.default_rng(seed)
+    n, sp = 48, 2.0
+    zz, yy, xx = np.meshgrid(*(np.arange(n) * sp,) * 3, indexing="ij")
+    c = n / 2 * sp
+    head = (zz - c) ** 2 + (yy - c) ** 2 + (xx - c) ** 2 <= 44**2
+    arr = np.where(head, 300.0, 0.0)
+    arr[head & (np.abs(yy - c) <= 8) & (np.abs(zz - c) <= 14) & (xx > c - 30)] = 390.0
+    nodule = np.clip((3.5 - np.sqrt((zz - c) ** 2 + (yy - c - 11) ** 2 + (xx - c) ** 2)) / 2.0 + 0.5, 0, 1)
+    arr = arr + 190.0 * nodule + rng.normal(0, 8, arr.shape) * head
+    im = sitk.GetImageFromArray(arr.astype(np.float32))
+    im.SetSpacing((sp,) * 3)
+    centre = im.TransformContinuousIndexToPhysicalPoint((n / 2, n / 2 + 11 / sp, n / 2))
+    return im, centre, float((nodule >= 0.5).sum()) * sp**3 / 1000.0
+
+
+def test_faint_small_nodule_does_not_spill_into_white_matter():
+    # a responding metastasis of 0.1–0.2 cm³: half its contrast lies below white matter; without the
+    # threshold-stability rule the region grew into the white matter (38.8 cm³ here, 33.7 on a phantom)
+    im, centre, truth_cc = _faint_nodule_beside_white_matter()
+    c = segment_from_seed(im, centre)
+    assert mask_volume_cc(c.lesion) <= 3 * truth_cc
+    spilled = segment_from_seed(im, centre, leak_collapse_ratio=1e9)  # the rule off: the test can fail
+    assert mask_volume_cc(spilled.lesion) > 20 * truth_cc

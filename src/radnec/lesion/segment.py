@@ -179,7 +179,11 @@ def _segment_in_roi(
     t1c: sitk.Image, seed_xyz: np.ndarray, lo: np.ndarray, hi: np.ndarray, params: dict[str, Any]
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, tuple[int, ...], bool]:
     roi, roi_lo = _roi(t1c, lo, hi)
-    roi_s = sitk.Median(sitk.Cast(roi, sitk.sitkFloat32), median_radius(roi, params))
+    # thresholds work on an in-plane median when the slices are thick (a thin rim on one 5 mm slice
+    # survives); ConfidenceConnected, whose seed statistics span the 26 neighbours, on the 3-D median
+    roi_f = sitk.Cast(roi, sitk.sitkFloat32)
+    roi_s = sitk.Median(roi_f, median_radius(roi, params))
+    roi_grow = sitk.Median(roi_f, [int(params["median_radius_vox"])] * 3)
     arr = sitk.GetArrayFromImage(roi_s).astype(np.float64)
     spacing_zyx = np.asarray(t1c.GetSpacing())[::-1]
     seed = seed_xyz - roi_lo
@@ -190,7 +194,7 @@ def _segment_in_roi(
     seeds = _seed_candidates(arr, seed, normal, spacing_zyx, params, tissue)
     min_vox = max(1, int(params["min_component_cc"] * MM3_PER_CC / float(np.prod(spacing_zyx))))
     closing = ball(spacing_zyx, params["closing_mm"])
-    search = _SearchRegion(roi_s, arr, tissue, normal, spacing_zyx, params, raw=sitk.GetArrayFromImage(roi).astype(np.float64))
+    search = _SearchRegion(roi_grow, arr, tissue, normal, spacing_zyx, params, raw=sitk.GetArrayFromImage(roi).astype(np.float64))
     lesion = np.zeros(arr.shape, bool)
     enh = np.zeros(arr.shape, bool)
     for z, y, x in seeds:
@@ -238,8 +242,8 @@ class _SearchRegion:
     """The search cube around the seed: its median-filtered image and array (z, y, x), the tissue
     (non-background) voxels, the normal-tissue statistics, the spacing (mm, z-y-x) and the parameters."""
 
-    image: sitk.Image
-    arr: np.ndarray
+    image: sitk.Image  # filtered for ConfidenceConnected (3-D median)
+    arr: np.ndarray    # filtered for thresholds (in-plane median on thick slices)
     tissue: np.ndarray
     normal: RobustStats
     spacing_zyx: np.ndarray
