@@ -33,7 +33,8 @@ def _target_mask(case: CaseInputs) -> sitk.Image | None:
         return None
     union = np.zeros(sitk.GetArrayViewFromImage(grid).shape, bool)
     for r in rois.values():
-        union |= sitk.GetArrayViewFromImage(roi_mask(r, grid)).astype(bool)
+        # A copy, not a view: the view of a temporary image outlives its buffer (use after free).
+        union |= sitk.GetArrayFromImage(roi_mask(r, grid)).astype(bool)
     mask = sitk.GetImageFromArray(union.astype(np.uint8))
     mask.CopyInformation(grid)
     return mask

@@ -42,6 +42,10 @@ T = TypeVar("T")
 
 #: Name of the workspace folder inside an analysis output folder.
 WORKSPACE_DIRNAME = ".radnec"
+#: radnec sub-packages that compute no analysis number (the web workspace, the case store, the cohort
+#: runner): editing them keeps the saved stage results valid.
+UNKEYED_PACKAGES = ("web", "store", "cohort")
+
 #: Libraries whose versions enter every key (a new version may change a number).
 KEYED_PACKAGES = ("numpy", "scipy", "SimpleITK", "itk-elastix", "pydicom", "scikit-image")
 
@@ -57,6 +61,9 @@ def code_fingerprint() -> str:
     root = Path(radnec.__file__).parent
     h = hashlib.sha256(__version__.encode())
     for path in sorted(root.rglob("*")):
+        rel = path.relative_to(root)
+        if rel.parts and rel.parts[0] in UNKEYED_PACKAGES:
+            continue
         if path.is_file() and path.suffix in (".py", ".yaml", ".yml", ".json", ".csv", ".j2", ".html"):
             h.update(str(path.relative_to(root)).encode())
             h.update(path.read_bytes())
