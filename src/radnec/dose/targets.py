@@ -27,6 +27,7 @@ True
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -122,7 +123,9 @@ class LesionTarget:
         }
 
 
-def lesion_target(structures: Any, plan: Any, seed_lps: Any, *, plan_prescription_gy: float, dose: sitk.Image) -> LesionTarget:
+def lesion_target(
+    structures: Any, plan: Any, seed_lps: Any, *, plan_prescription_gy: float, dose: sitk.Image, targets: Sequence[Any] | None = None,
+) -> LesionTarget:
     """The GTV a lesion seed belongs to and its prescription (see the module docstring).
 
     Parameters
@@ -137,13 +140,16 @@ def lesion_target(structures: Any, plan: Any, seed_lps: Any, *, plan_prescriptio
         The plan-level prescription (Gy), used when no target-specific one applies.
     dose
         The plan dose grid, on which the GTV centroid is computed.
+    targets
+        The plan's :func:`treated_targets` on ``dose`` when already known (they do not depend on the
+        seed; a re-run with a new seed reuses them).
     """
     from radnec.geometry import mask_centroid_lps
     from radnec.geometry.contour_masks import grid_contour_model, roi_mask
     from radnec.geometry.contours import distance_to_segments, polygon_edges
 
     seed = np.asarray(seed_lps, dtype=float).reshape(1, 3)
-    gtvs = treated_targets(structures, plan, dose=dose)
+    gtvs = list(targets) if targets is not None else treated_targets(structures, plan, dose=dose)
     if not gtvs:
         return LesionTarget(None, float(plan_prescription_gy), "plan", None)
     models = {}

@@ -36,7 +36,10 @@ def target_of(ws: Workspace, case: CaseInputs, plan: PlanResult, seed: np.ndarra
     )
 
     def compute() -> dict[str, Any]:
-        t = lesion_target(case.structures, case.plan, seed, plan_prescription_gy=plan.plan_prescription_gy, dose=case.dose.image)
+        by_number = {r.number: r for r in case.structures.rois}
+        treated = [by_number[n] for n in _treated_rois(ws, case)["numbers"]]
+        t = lesion_target(case.structures, case.plan, seed, plan_prescription_gy=plan.plan_prescription_gy, dose=case.dose.image,
+                          targets=treated)
         return {"gtv": t.gtv.name if t.gtv is not None else None, "prescription_gy": t.prescription_gy,
                 "source": t.source, "distance_mm": t.distance_mm}
 
@@ -76,21 +79,30 @@ def lesion_tracks(
     return tracks
 
 
-def _treated(ws: Workspace, case: CaseInputs, plan: PlanResult) -> dict[str, np.ndarray]:
-    """The plan's treated targets by name, each at its centroid on the dose grid (saved)."""
+def _treated_rois(ws: Workspace, case: CaseInputs) -> dict[str, Any]:
+    """The plan's treated targets (:func:`radnec.dose.targets.treated_targets`): ROI numbers, names and
+    centroids on the dose grid (saved; they depend on the plan, not on any seed)."""
     from radnec.dose.targets import treated_targets
     from radnec.geometry import mask_centroid_lps
     from radnec.geometry.contour_masks import roi_mask
 
     key = ws.key("targets", case.sha_of(case.layout.rtstruct.path), case.sha_of(case.layout.rtplan.path), case.dose_key)
 
-    def compute() -> dict[str, list[float]]:
+    def compute() -> dict[str, Any]:
         found = treated_targets(case.structures, case.plan, dose=case.dose.image)
-        out = {r.name: [float(v) for v in mask_centroid_lps(roi_mask(r, case.dose.image))] for r in found}
-        return out or {plan.gtv_name: [float(v) for v in plan.gtv_centre_lps]}
+        return {
+            "numbers": [int(r.number) for r in found],
+            "centres": {r.name: [float(v) for v in mask_centroid_lps(roi_mask(r, case.dose.image))] for r in found},
+        }
 
     saved = ws.cached("targets", key, compute, lambda d, f: save_json(d, f / "targets.json"), lambda f: load_json(f / "targets.json"))
-    return {name: np.asarray(c, float) for name, c in saved.value.items()}
+    return saved.value
+
+
+def _treated(ws: Workspace, case: CaseInputs, plan: PlanResult) -> dict[str, np.ndarray]:
+    """The plan's treated targets by name, each at its centroid on the dose grid (saved)."""
+    centres = _treated_rois(ws, case)["centres"] or {plan.gtv_name: [float(v) for v in plan.gtv_centre_lps]}
+    return {name: np.asarray(c, float) for name, c in centres.items()}
 
 
 def _smoothed_flair(ws: Workspace, tp: Study) -> Any:
