@@ -196,3 +196,41 @@ def test_ctrl_c_leaves_only_complete_records(phantom_cases, work, first_run, tmp
     assert [p.name for p in (out / "records").iterdir()] == ["a.json"]
     gone, alive = psutil.wait_procs(children, timeout=30)
     assert not alive, [p.pid for p in alive]
+
+
+def test_outcomes_calibration_and_knowledge_override(phantom_cases, work, first_run, tmp_path, write_csv):
+    """--outcomes from the phantoms' truth → calibration.json + knowledge-override.yaml; the override used by
+    `cohort --knowledge-override` and `analyze --knowledge-override` shows in analysis.json; without it nothing changes."""
+    import yaml
+
+    cases_csv = write_csv(tmp_path / "cases.csv", phantom_cases, ["a", "b"])
+    outcomes = tmp_path / "outcomes.csv"
+    lines = []
+    for name in ("a", "b"):
+        truth = json.loads((phantom_cases[name] / "truth.json").read_text())
+        lines.append(f"{name},GTV,{'progression' if truth['progression'] else 'necrosis'},follow-up")
+    outcomes.write_text("case,lesion,outcome,reference\n" + "\n".join(lines) + "\n")
+    out = tmp_path / "calibrated"
+    assert cli.main(["cohort", str(cases_csv), "--out", str(out), "--work", str(work), "--workers", "1", "--outcomes",
+                     str(outcomes), "--no-report", "-q", "--name", "phantoms"]) == 0
+    cal = json.loads((out / "calibration.json").read_text())
+    assert cal["n"] == 2 and cal["n_progression"] == 1 and cal["auc"]["point"] in (0.0, 0.5, 1.0)
+    doc = yaml.safe_load((out / "knowledge-override.yaml").read_text())
+    assert doc["provenance"]["cohort"] == "phantoms" and doc["provenance"]["n_lesions"] == 2
+    assert "timing_narloch" in doc["items"]
+    assert "Calibration against the outcomes" in (out / "cohort.html").read_text()
+
+    local = tmp_path / "local"
+    assert cli.main(["cohort", str(cases_csv), "--out", str(local), "--work", str(work), "--workers", "1", "--no-report",
+                     "-q", "--knowledge-override", str(out / "knowledge-override.yaml")]) == 0
+    items = json.loads((local / "cases" / "a" / "analysis.json").read_text())["lesions"][0]["evidence"]["items"]
+    timing = next(i for i in items if i["id"] == "timing_narloch")
+    assert timing["citation"][0].startswith("local calibration, n=2 lesions (cohort 'phantoms'")
+    plain = json.loads((out / "cases" / "a" / "analysis.json").read_text())["lesions"][0]["evidence"]["items"]
+    assert not any("local calibration" in c for i in plain for c in i["citation"])
+
+    single = tmp_path / "single"
+    assert cli.main(["analyze", str(phantom_cases["a"]), "--out", str(single), "--work", str(work / "a"), "--no-report",
+                     "--json", "--knowledge-override", str(out / "knowledge-override.yaml")]) == 0
+    lesion = json.loads((single / "analysis.json").read_text())["lesions"][0]
+    assert any(w.startswith("timing_narloch: LOCAL CALIBRATION") for w in lesion["evidence"]["warnings"])
