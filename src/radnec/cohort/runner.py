@@ -32,6 +32,10 @@ from radnec.errors import InputError
 #: Times the scheduler re-runs a task whose worker died before the case is recorded as failed.
 ALLOWED_FAILURES = 2
 MB = 1024.0 * 1024.0
+#: Environment of LocalCluster worker processes: one thread per case also inside ITK/SimpleITK/elastix
+#: (Dask's nanny already sets OMP/MKL/OpenBLAS to 1), so that N workers use N cores and do not
+#: oversubscribe them. Workers of an external cluster get this from whoever starts them (docs/cohort.md).
+WORKER_ENV = {"ITK_GLOBAL_DEFAULT_NUMBER_OF_THREADS": "1"}
 
 
 @dataclass
@@ -139,7 +143,7 @@ def _open_client(scheduler: str | None, workers: int, memory_limit: str | None) 
     with dask.config.set({"distributed.scheduler.allowed-failures": ALLOWED_FAILURES}):
         cluster = LocalCluster(
             n_workers=workers, threads_per_worker=1, processes=True, memory_limit=memory_limit,
-            dashboard_address=None, silence_logs=40,
+            dashboard_address=None, silence_logs=logging.ERROR, env=WORKER_ENV,
         )
     return Client(cluster), cluster
 
