@@ -31,6 +31,8 @@ from radnec.errors import InputError
 
 #: Times the scheduler re-runs a task whose worker died before the case is recorded as failed.
 ALLOWED_FAILURES = 2
+#: How long to wait for a first worker of an external scheduler (seconds).
+WAIT_FOR_WORKERS_S = 60.0
 MB = 1024.0 * 1024.0
 #: Environment of LocalCluster worker processes: one thread per case also inside ITK/SimpleITK/elastix
 #: (Dask's nanny already sets OMP/MKL/OpenBLAS to 1), so that N workers use N cores and do not
@@ -135,9 +137,16 @@ def _open_client(scheduler: str | None, workers: int, memory_limit: str | None) 
         logging.getLogger("distributed").setLevel(logging.ERROR)
     if scheduler:
         try:
-            return Client(scheduler, timeout="20s"), None
+            client = Client(scheduler, timeout="20s")
         except OSError as exc:
             raise InputError(f"cannot reach the Dask scheduler {scheduler}: {exc} (is `dask scheduler` running?)") from exc
+        try:
+            client.wait_for_workers(1, timeout=WAIT_FOR_WORKERS_S)
+        except TimeoutError:
+            client.close()
+            raise InputError(f"the Dask scheduler {scheduler} has no worker after {WAIT_FOR_WORKERS_S:g} s "
+                             "(start one: dask worker <scheduler address> --nthreads 1)") from None
+        return client, None
     if workers < 1:
         raise InputError(f"--workers must be >= 1, got {workers}")
     with dask.config.set({"distributed.scheduler.allowed-failures": ALLOWED_FAILURES}):
