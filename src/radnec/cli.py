@@ -36,6 +36,7 @@ COMMANDS: tuple[tuple[str, str], ...] = (
     ("export", "radnec.commands.export"),
     ("listen", "radnec.commands.listen"),
     ("send", "radnec.commands.send"),
+    ("cohort", "radnec.commands.cohort"),
 )
 
 

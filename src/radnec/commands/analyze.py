@@ -45,7 +45,14 @@ def command(
     ] = None,
     json_out: Annotated[bool, typer.Option("--json", help="Print analysis.json to stdout; no progress display.")] = False,
     no_report: Annotated[bool, typer.Option("--no-report", help="Skip the HTML report and its pictures.")] = False,
+    knowledge_override: Annotated[
+        Optional[Path],
+        typer.Option("--knowledge-override", help="Use the likelihood ratios (and prior) of a local calibration "
+                     "(knowledge-override.yaml from `radnec cohort --outcomes`); the results say so for each item."),
+    ] = None,
 ) -> None:
+    import contextlib
+
     from radnec.jsonio import print_json
     from radnec.commands._output import stdout_console
     from radnec.geometry import parse_point
@@ -57,17 +64,23 @@ def command(
         raise InputError("give seeds in one frame: --lesion-seed (planning) or --lesion-seed-followup (latest follow-up)")
     points = lesion_seed or lesion_seed_followup
     seeds = [parse_point(s) for s in points] if points else None
-    result = analyze(
-        case_dir,
-        out_dir=out,
-        clinical=clinical,
-        lesion_seeds_lps=seeds,
-        seed_frame="latest" if lesion_seed_followup else "planning",
-        quiet=json_out,
-        write_report=not no_report,
-        work_dir=work,
-        fresh=fresh,
-    )
+    local: contextlib.AbstractContextManager = contextlib.nullcontext()
+    if knowledge_override is not None:
+        from radnec.evidence.override import knowledge_override as use_override
+
+        local = use_override(knowledge_override)
+    with local:
+        result = analyze(
+            case_dir,
+            out_dir=out,
+            clinical=clinical,
+            lesion_seeds_lps=seeds,
+            seed_frame="latest" if lesion_seed_followup else "planning",
+            quiet=json_out,
+            write_report=not no_report,
+            work_dir=work,
+            fresh=fresh,
+        )
     if dicom_out is not None:
         from radnec.export.bundle import export_case
         from radnec.pipeline.exports import load_export_inputs

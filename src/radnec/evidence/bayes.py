@@ -102,6 +102,9 @@ def _warnings(
     if any(r.reason and "same family" in r.reason for r in used):
         warnings.append("correlated results in the same family were shrunk (see items)")
     for r in used:
+        # a locally calibrated LR is always said, even when it came out as 1 (the cited one would not have)
+        local = [f"{r.id}: {w}" for w in r.warnings if w.startswith("LOCAL CALIBRATION")]
+        warnings.extend(m for m in local if m not in warnings)
         if abs(r.contribution) <= 1e-12:  # an absent risk factor (LR 1) needs no warning
             continue
         for w in r.warnings:

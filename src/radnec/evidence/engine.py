@@ -234,6 +234,8 @@ def _norm_unit(unit: str) -> str:
 # ------------------------------------------------------------------------------------ items
 def _item_warnings(item: Item) -> list[str]:
     w = []
+    if item.local_calibration:
+        w.append(f"LOCAL CALIBRATION: {item.local_calibration}")
     if item.population == "glioma":
         w.append("glioma-derived accuracy applied to a brain metastasis (extrapolated)")
     elif item.population == "mixed":

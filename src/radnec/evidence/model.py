@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import functools
 import math
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Literal
 
@@ -224,6 +225,7 @@ class Item(_Strict):
     lr_positive: LRSpec | None = None
     lr_negative: LRSpec | None = None
     procedure: str | None = None
+    local_calibration: str | None = None
 
     @model_validator(mode="after")
     def _check(self) -> Item:
@@ -412,6 +414,11 @@ def _format_validation(exc: ValidationError) -> str:
     return "; ".join(parts)
 
 
+#: The knowledge base in force instead of the packaged one (a local calibration set by
+#: :func:`radnec.evidence.override.knowledge_override`); None: the packaged, cited knowledge base.
+ACTIVE_KNOWLEDGE: ContextVar[KnowledgeBase | None] = ContextVar("radnec_active_knowledge", default=None)
+
+
 def load_knowledge(directory: str | Path | None = None) -> KnowledgeBase:
     """Load and validate the knowledge base.
 
@@ -419,7 +426,8 @@ def load_knowledge(directory: str | Path | None = None) -> KnowledgeBase:
     ----------
     directory
         Folder with sources.yaml, prior.yaml, conventions.yaml, observations.yaml, items.yaml,
-        procedures.yaml and options.yaml; default: the packaged knowledge base (cached).
+        procedures.yaml and options.yaml; default: the packaged knowledge base (cached), or the
+        locally calibrated one inside :func:`radnec.evidence.override.knowledge_override`.
 
     Raises
     ------
@@ -427,7 +435,8 @@ def load_knowledge(directory: str | Path | None = None) -> KnowledgeBase:
         A file is missing, is not YAML, or fails the schema (message names the file and field).
     """
     if directory is None:
-        return _load_default()
+        active = ACTIVE_KNOWLEDGE.get()
+        return _load_default() if active is None else active
     return _load(Path(directory))
 
 
