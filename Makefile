@@ -6,7 +6,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 DEMO_OUT ?= demo-out
 
-.PHONY: demo test install bench clean
+.PHONY: demo test install bench clean web
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -29,6 +29,10 @@ test: install
 bench: install
 	$(BIN)/python -m pip install --quiet -e ".[test,bench]"
 	@for f in benchmarks/bench_*.py; do echo "== $$f"; $(BIN)/python $$f || exit 1; done
+
+# The viewer's NiiVue bundle (src/radnec/web/static/vendor/niivue.js, checked in): npm, pinned by web/package-lock.json.
+web:
+	cd web && npm ci --no-audit --no-fund && npm run build
 
 clean:
 	rm -rf $(VENV) $(DEMO_OUT) .pytest_cache
