@@ -93,9 +93,11 @@ def test_edge_is_the_contour_not_the_filling():
 
 def test_isodose_levels_follow_the_lesion_prescription():
     levels = V.isodose_levels(24.0)
-    assert [lv["gy"] for lv in levels] == [24.0, 19.2, 12.0, 12.0]
-    assert [lv["label"] for lv in levels] == ["100 %", "80 %", "50 %", "12 Gy"]
-    assert [lv["gy"] for lv in V.isodose_levels(18.0)][:3] == [18.0, 14.4, 9.0]
+    assert [lv["gy"] for lv in levels] == [24.0, 19.2, 12.0]  # 12 Gy is the 50 % line here: drawn once
+    assert [lv["label"] for lv in levels] == ["100 %", "80 %", "50 %"]
+    levels = V.isodose_levels(18.0)
+    assert [lv["gy"] for lv in levels] == [18.0, 14.4, 9.0, 12.0]
+    assert levels[-1]["label"] == "12 Gy" and levels[-1]["kind"] == "absolute"
 
 
 def test_bundle_is_the_locked_niivue_version_and_licensed():

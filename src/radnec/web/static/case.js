@@ -141,7 +141,7 @@ function legend() {
   if (!les) { $("iso-legend").innerHTML = ""; return; }
   const c = [[255, 40, 40], [255, 170, 0], [60, 140, 255], [0, 220, 120], [230, 80, 230]];
   $("iso-legend").innerHTML = "Isodoses: " + les.isodose_levels.map((l, i) => `<span class="sw" style="background:rgb(${c[i % c.length].join(",")})"></span>${esc(l.label)} (${l.gy} Gy)`).join(" ") +
-    ` · <span class="sw" style="background:rgb(255,60,60)"></span>GTV <span class="sw" style="background:rgb(0,230,255)"></span>PTV <span class="sw" style="background:rgb(255,255,0)"></span>lesion`;
+    ` · <span class="sw" style="background:rgb(255,105,180)"></span>GTV <span class="sw" style="background:rgb(0,230,255)"></span>PTV <span class="sw" style="background:rgb(255,255,0)"></span>lesion`;
 }
 
 async function placeSeed(mm) {

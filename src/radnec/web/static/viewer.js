@@ -4,7 +4,7 @@
 import { Niivue, SLICE_TYPE } from "/static/vendor/niivue.js";
 
 const ISO_COLOURS = [[255, 40, 40], [255, 170, 0], [60, 140, 255], [0, 220, 120], [230, 80, 230]];
-const STRUCT_LUT = { R: [0, 255, 0], G: [0, 60, 230], B: [0, 60, 255], A: [0, 255, 255], I: [0, 1, 2], labels: ["", "GTV", "PTV"] };
+const STRUCT_LUT = { R: [0, 255, 0], G: [0, 105, 230], B: [0, 180, 255], A: [0, 255, 255], I: [0, 1, 2], labels: ["", "GTV", "PTV"] };
 const LESION_COLOURS = [[255, 255, 0], [255, 120, 200], [120, 255, 255], [200, 255, 120], [255, 200, 120]];
 
 function labelLut(colours, n, names) {
@@ -70,6 +70,7 @@ export class CaseViewer {
     this.isoLesion = Math.min(this.isoLesion || 0, ix.lesions.length - 1);
     if (ix.lesions.length) this.goTo(ix.lesions[this.isoLesion].seed_lps);
     this.apply();
+    this.showCoords(Array.from(this.nv.frac2mm(this.nv.scene.crosshairPos)).slice(0, 3));
     return ix;
   }
 
