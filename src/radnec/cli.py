@@ -36,6 +36,8 @@ COMMANDS: tuple[tuple[str, str], ...] = (
     ("export", "radnec.commands.export"),
     ("listen", "radnec.commands.listen"),
     ("send", "radnec.commands.send"),
+    ("serve", "radnec.commands.serve"),
+    ("store", "radnec.commands.store"),
 )
 
 
@@ -83,7 +85,10 @@ def build_app() -> typer.Typer:
         # every command of the table must be there: a missing module is a broken installation, not an
         # optional feature (it used to be dropped silently and the command vanished from --help)
         module = importlib.import_module(module_name)
-        app.command(name, help=getattr(module, "HELP", None))(module.command)
+        if isinstance(module.command, typer.Typer):  # a command group (radnec store import|list)
+            app.add_typer(module.command, name=name, help=getattr(module, "HELP", None))
+        else:
+            app.command(name, help=getattr(module, "HELP", None))(module.command)
     return app
 
 
