@@ -35,7 +35,10 @@ class JobRunner:
         """Queue a job; return its id."""
         job_id = create_job(self.store, kind, case_id=case_id, params=params or {})
         if self.pool is not None:
-            self.futures[job_id] = self.pool.submit(self._run, job_id)
+            try:
+                self.futures[job_id] = self.pool.submit(self._run, job_id)
+            except RuntimeError:  # shutting down: the row stays queued, the next start marks it failed
+                log.warning("job %d (%s) not started: the server is stopping", job_id, kind)
         return job_id
 
     def _run(self, job_id: int) -> str:
