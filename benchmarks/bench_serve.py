@@ -52,7 +52,9 @@ def _paint(c: httpx.Client, case_id: int) -> tuple[float, float, int]:
     html = c.get(f"/cases/{case_id}")
     html.raise_for_status()
     t_html = time.perf_counter() - t0
-    c.get(f"/cases/{case_id}/volumes/index.json").raise_for_status()
+    index = c.get(f"/cases/{case_id}/volumes/index.json")
+    if index.status_code != 200:
+        raise SystemExit(f"index.json: {index.status_code} {index.text[:300]}")
     vol = c.get(f"/cases/{case_id}/volumes/t1c-0.nii.gz")
     vol.raise_for_status()
     return t_html, time.perf_counter() - t0, len(vol.content)
@@ -67,10 +69,12 @@ def main() -> None:
     try:
         with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {token}"}, timeout=600) as c:
             t0 = time.perf_counter()
-            while not c.get("/api/cases").json() or not c.get("/api/cases").json()[0]["analysed"]:
+            while True:  # the demo job (first start) or any job still running
                 jobs = c.get("/api/jobs").json()
                 if jobs and jobs[0]["state"] == "failed":
-                    raise SystemExit(f"demo job failed: {jobs[0]['error']}")
+                    raise SystemExit(f"{jobs[0]['kind']} job failed: {jobs[0]['error']}")
+                if jobs and all(j["state"] in ("done", "failed") for j in jobs):
+                    break
                 time.sleep(1)
             waited = time.perf_counter() - t0
             if waited > 5:

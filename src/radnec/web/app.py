@@ -23,8 +23,8 @@ from radnec import __version__
 from radnec.errors import CaseFileError, InputError, RadnecError
 from radnec.store.archive import Limits
 from radnec.store.errors import NotFound, TooLarge
-from radnec.store.models import Case
-from radnec.store.store import Store
+from radnec.store.models import Case, Job
+from radnec.store.store import INTERRUPTED, Store
 from radnec.web.auth import BodyLimit, TokenGuard
 from radnec.web.deps import runner_of, store_of
 from radnec.web.jobs import JobRunner
@@ -96,11 +96,22 @@ def create_app(settings: Settings) -> FastAPI:
     app.add_middleware(TokenGuard, token=settings.token)
 
     if settings.demo:
-        with store.session() as s:
-            empty = s.scalar(select(func.count()).select_from(Case)) == 0
-        if empty:
-            runner.submit("demo", None, {"voxel_mm": settings.demo_voxel_mm})
+        _demo(store, runner, settings)
     return app
+
+
+def _demo(store: Store, runner: JobRunner, settings: Settings) -> None:
+    """Queue the demo case on an empty store; finish it when a restart interrupted its analysis."""
+    with store.session() as s:
+        empty = s.scalar(select(func.count()).select_from(Case)) == 0
+        last = s.scalars(select(Job).where(Job.kind == "demo").order_by(Job.id.desc()).limit(1)).first()
+        unfinished = (last is not None and last.state == "failed" and last.error == INTERRUPTED and last.case_id is not None
+                      and s.get(Case, last.case_id) is not None)
+        case_id = last.case_id if last is not None else None
+    if empty:
+        runner.submit("demo", None, {"voxel_mm": settings.demo_voxel_mm})
+    elif unfinished and case_id is not None and not store.paths_for(case_id).report_html.exists():
+        runner.submit("analyze", case_id, {"after": "the demo job a restart interrupted"})
 
 
 __all__ = ["VIEWER_MODULES", "create_app", "runner_of", "store_of"]
