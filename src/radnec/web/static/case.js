@@ -169,7 +169,7 @@ function resolve(schema, node) {
   return node;
 }
 
-function field(schema, node, path, value) {
+function field(schema, node, path, value, optional = false) {
   const n = resolve(schema, node);
   const id = "f-" + path.join("-");
   const name = path.join(".");
@@ -177,7 +177,8 @@ function field(schema, node, path, value) {
   const help = n.description || node.description ? `<small class="help">${esc(node.description || n.description)}</small>` : "";
   const err = `<span class="field-error" data-error-for="${name}"></span>`;
   if (n.type === "object" && n.properties) {
-    const inner = Object.entries(n.properties).map(([k, sub]) => field(schema, sub, [...path, k], value?.[k])).join("");
+    // fields of an optional block (e.g. her2_adc) send nothing until filled in: its yes/no fields are tri-state
+    const inner = Object.entries(n.properties).map(([k, sub]) => field(schema, sub, [...path, k], value?.[k], optional || !!n.nullable)).join("");
     return `<fieldset data-path="${name}"><legend>${title}</legend>${help}${inner}</fieldset>`;
   }
   let input;
@@ -186,7 +187,7 @@ function field(schema, node, path, value) {
     const opts = (n.nullable ? [""] : []).concat(n.enum).map((o) => `<option value="${esc(o)}" ${String(o) === String(v) ? "selected" : ""}>${esc(o === "" ? "—" : o)}</option>`).join("");
     input = `<select id="${id}" name="${name}" data-kind="enum">${opts}</select>`;
   } else if (n.type === "boolean") {
-    input = n.nullable
+    input = n.nullable || optional
       ? `<select id="${id}" name="${name}" data-kind="bool"><option value="" ${v === "" ? "selected" : ""}>—</option><option value="true" ${v === true ? "selected" : ""}>yes</option><option value="false" ${v === false ? "selected" : ""}>no</option></select>`
       : `<input type="checkbox" id="${id}" name="${name}" data-kind="checkbox" ${v === true ? "checked" : ""}>`;
   } else if (n.type === "integer" || n.type === "number") {
