@@ -21,6 +21,10 @@ from radnec.store.tasks import QUICK, create_job, run_job
 
 log = logging.getLogger(__name__)
 
+#: The viewer's volume module (helper B's) and the job kinds after which its volumes are built ahead.
+VOLUMES = "radnec.web.volumes"
+WARM = ("analyze", "demo", "seed")
+
 
 class JobRunner:
     """Queue jobs as rows and run them in a :class:`~concurrent.futures.ThreadPoolExecutor`."""
@@ -44,7 +48,29 @@ class JobRunner:
     def _run(self, job_id: int) -> str:
         if self._superseded(job_id):
             return "done"
-        return run_job(self.store, job_id, submit=self.submit, limits=self.limits)
+        state = run_job(self.store, job_id, submit=self.submit, limits=self.limits)
+        if state == "done" and self.pool is not None:
+            try:  # queued behind the follow-up jobs; not part of this job (its waiters get their answer now)
+                self.pool.submit(self._warm_viewer, job_id)
+            except RuntimeError:
+                pass
+        return state
+
+    def _warm_viewer(self, job_id: int) -> None:
+        """After a run that changed the images or lesions, build the viewer's volumes ahead (a pool task after the job), so
+        that the case page opened later paints at once (the viewer builds them on first use otherwise)."""
+        import importlib
+        import importlib.util
+
+        with self.store.session() as s:
+            job = s.get(Job, job_id)
+            kind, case_id = (job.kind, job.case_id) if job is not None else ("", None)
+        if kind not in WARM or case_id is None or importlib.util.find_spec(VOLUMES) is None:
+            return
+        try:
+            importlib.import_module(VOLUMES).ensure_volumes(self.store.paths_for(case_id).out_dir)
+        except Exception:  # noqa: BLE001 - a warm-up only: the viewer builds (and reports) on first use
+            log.warning("viewer volumes of case %d not prepared after job %d", case_id, job_id, exc_info=True)
 
     def _superseded(self, job_id: int) -> bool:
         """A report job with a newer seed/clinical job of its case waiting: mark it done (skipped)."""
