@@ -37,6 +37,8 @@ COMMANDS: tuple[tuple[str, str], ...] = (
     ("listen", "radnec.commands.listen"),
     ("send", "radnec.commands.send"),
     ("cohort", "radnec.commands.cohort"),
+    ("serve", "radnec.commands.serve"),
+    ("store", "radnec.commands.store"),
 )
 
 
@@ -84,7 +86,10 @@ def build_app() -> typer.Typer:
         # every command of the table must be there: a missing module is a broken installation, not an
         # optional feature (it used to be dropped silently and the command vanished from --help)
         module = importlib.import_module(module_name)
-        app.command(name, help=getattr(module, "HELP", None))(module.command)
+        if isinstance(module.command, typer.Typer):  # a command group (radnec store import|list)
+            app.add_typer(module.command, name=name, help=getattr(module, "HELP", None))
+        else:
+            app.command(name, help=getattr(module, "HELP", None))(module.command)
     return app
 
 

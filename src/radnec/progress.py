@@ -2,15 +2,30 @@
 
 ``Stages`` records the wall time of each pipeline stage (seconds) and, unless quiet, shows the
 running stage with a spinner and prints one line per finished stage on stderr, so stdout stays
-free for JSON.
+free for JSON. :func:`listening` lets a caller (the web server's job runner) hear each stage's name as it
+starts, in the current thread or task only (a context variable), without changing the pipeline's signatures.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any
+
+#: The stage listener of the current context (thread/task), or None.
+_LISTENER: ContextVar[Callable[[str], None] | None] = ContextVar("radnec_stage_listener", default=None)
+
+
+@contextmanager
+def listening(callback: Callable[[str], None]) -> Iterator[None]:
+    """Call ``callback(stage_name)`` when a stage starts, for the duration of the block (this context only)."""
+    token = _LISTENER.set(callback)
+    try:
+        yield
+    finally:
+        _LISTENER.reset(token)
 
 
 class Stages:
@@ -36,6 +51,9 @@ class Stages:
 
     @contextmanager
     def __call__(self, name: str) -> Iterator[None]:
+        listener = _LISTENER.get()
+        if listener is not None:
+            listener(name)
         start = time.perf_counter()
         status = None
         if self._console is not None:

@@ -38,7 +38,8 @@ def test_usage_error_exit_2(capsys):
 
 
 def test_every_command_of_the_table_is_registered():
-    names = {c.name for c in cli.build_app().registered_commands}
+    app = cli.build_app()
+    names = {c.name for c in app.registered_commands} | {g.name for g in app.registered_groups}
     assert names == {name for name, _ in cli.COMMANDS}
 
 
