@@ -127,7 +127,7 @@ def _like(array: np.ndarray, grid: sitk.Image) -> sitk.Image:
 
 def isodose_levels(prescription_gy: float) -> list[dict[str, Any]]:
     """The isodose lines shown for a lesion: % of its target prescription, then absolute Gy levels (Gy)."""
-    levels = [{"label": f"{p:g} %", "gy": round(prescription_gy * p / 100.0, 3), "kind": "relative"} for p in ISODOSE_PCT]
+    levels: list[dict[str, Any]] = [{"label": f"{p:g} %", "gy": round(prescription_gy * p / 100.0, 3), "kind": "relative"} for p in ISODOSE_PCT]
     for g in ISODOSE_ABS_GY:  # an absolute level that coincides with a relative one is drawn once
         if all(abs(lv["gy"] - g) > 0.05 for lv in levels):
             levels.append({"label": f"{g:g} Gy", "gy": float(g), "kind": "absolute"})
