@@ -23,7 +23,7 @@ log = logging.getLogger(__name__)
 
 #: The viewer's volume module (helper B's) and the job kinds after which its volumes are built ahead.
 VOLUMES = "radnec.web.volumes"
-WARM = ("analyze", "demo", "seed")
+WARM = ("analyze", "demo")  # not after a seed: it would delay the next seed click (the page asks for them anyway)
 
 
 class JobRunner:
