@@ -117,6 +117,7 @@ def test_import_a_zip_through_the_api(web_settings, analysed_data):
         assert c.get(f"/api/jobs/{job_id}").json()["case_id"] == 2
 
 
+@pytest.mark.slow
 def test_seed_click_gives_new_numbers_quickly_then_the_report(client, case_id):
     before = client.get(f"/api/cases/{case_id}").json()["overview"]
     seed = [v + 2.0 for v in before[0]["seed_lps"]]
