@@ -114,7 +114,8 @@ def test_import_a_zip_through_the_api(web_settings, analysed_data):
         assert [x["id"] for x in cases] == [2, 1]
         assert cases[0]["pseudonym"] == cases[1]["pseudonym"], "the same PatientID must map to the same pseudonym"
         assert cases[0]["n_files"] == cases[1]["n_files"] and not cases[0]["analysed"]
-        assert c.get(f"/api/jobs/{job_id}").json()["case_id"] == 2
+        job = c.get(f"/api/jobs/{job_id}").json()
+        assert job["case_id"] == 2 and job["progress"] == ["import: storing files", "import: reading headers"]
 
 
 @pytest.mark.slow
