@@ -67,10 +67,15 @@ def main() -> None:
     rows: list[tuple[str, str, str]] = []
     proc, base, token = _start(args.data)
     try:
-        with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {token}"}, timeout=600) as c:
+        transport = httpx.HTTPTransport(retries=3)  # a keep-alive connection closed by the server is retried
+        with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {token}"}, timeout=600, transport=transport) as c:
             t0 = time.perf_counter()
             while True:  # the demo job (first start) or any job still running
-                jobs = c.get("/api/jobs").json()
+                try:
+                    jobs = c.get("/api/jobs").json()
+                except httpx.TransportError:  # the server closed a kept-alive connection: poll again
+                    time.sleep(1)
+                    continue
                 if jobs and jobs[0]["state"] == "failed":
                     raise SystemExit(f"{jobs[0]['kind']} job failed: {jobs[0]['error']}")
                 if jobs and all(j["state"] in ("done", "failed") for j in jobs):

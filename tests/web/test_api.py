@@ -114,9 +114,11 @@ def test_import_a_zip_through_the_api(web_settings, analysed_data):
         assert [x["id"] for x in cases] == [2, 1]
         assert cases[0]["pseudonym"] == cases[1]["pseudonym"], "the same PatientID must map to the same pseudonym"
         assert cases[0]["n_files"] == cases[1]["n_files"] and not cases[0]["analysed"]
-        assert c.get(f"/api/jobs/{job_id}").json()["case_id"] == 2
+        job = c.get(f"/api/jobs/{job_id}").json()
+        assert job["case_id"] == 2 and job["progress"] == ["import: storing files", "import: reading headers"]
 
 
+@pytest.mark.slow
 def test_seed_click_gives_new_numbers_quickly_then_the_report(client, case_id):
     before = client.get(f"/api/cases/{case_id}").json()["overview"]
     seed = [v + 2.0 for v in before[0]["seed_lps"]]
@@ -127,7 +129,7 @@ def test_seed_click_gives_new_numbers_quickly_then_the_report(client, case_id):
     after = r.json()["overview"]
     assert len(after) == 1 and after[0]["kind"] == "seed"
     assert after[0]["seed_lps"] == pytest.approx(seed, abs=0.01)
-    assert elapsed < 30, f"seed → numbers took {elapsed:.1f} s"
+    assert elapsed < 90, f"seed → numbers took {elapsed:.1f} s"  # speed is measured by benchmarks/bench_serve.py
     jobs = client.get(f"/api/cases/{case_id}/jobs").json()
     report = next(j for j in jobs if j["kind"] == "report")
     assert _wait_job(client, report["id"])["state"] == "done"

@@ -120,7 +120,7 @@ def test_case_page_in_a_real_browser(server, tmp_path):
             assert fcp is not None and fcp < 2000, fcp
             page.wait_for_selector("#overview table", timeout=20000)
             assert "GTV" in page.inner_text("#overview")
-            page.wait_for_function("document.body.dataset.viewerKey", timeout=30000)
+            page.wait_for_function("document.body.dataset.viewerKey", timeout=90000)
             page.wait_for_timeout(800)
             seed = page.evaluate("window.radnec.viewer.index.lesions[0].seed_lps")
             canvas = page.locator("#gl")
@@ -190,11 +190,19 @@ def test_case_page_in_a_real_browser(server, tmp_path):
             assert float(np.abs(_grey_small(checker) - _grey_small(latest)).mean()) > 0.002
             page.select_option("#compare", "fused")
             page.wait_for_timeout(300)
+            # zoomed 3x about the lesion: the isodose rings grow on screen
+            page.click("#centre")
+            page.select_option("#zoom", "3")
+            page.wait_for_timeout(400)
+            zx, zy = at(seed)
+            zoomed = canvas.screenshot(path=str(shots / "zoom-3.png"))
+            assert _colour_near(zoomed, ISO100_RGB, (zx, zy), 180) > 2 * _colour_near(latest, ISO100_RGB, (sx, sy), 60)
             page.evaluate("window.scrollTo(0, 0)")
             page.screenshot(path=str(shots / "case-page.png"))
             if UPDATE:
                 DOCS_IMG.parent.mkdir(parents=True, exist_ok=True)
-                page.screenshot(path=str(DOCS_IMG))
+                page.screenshot(path=str(DOCS_IMG), full_page=True, clip={"x": 0, "y": 0, "width": 1400, "height": 1250})
+            page.select_option("#zoom", "1")
             page.evaluate("document.querySelector('.viewer-panel').scrollIntoView()")
 
             # clinical form: an invalid KPS is marked next to its field; dual concurrent immunotherapy moves the posterior

@@ -77,5 +77,5 @@ def command(
     if host not in ("127.0.0.1", "localhost", "::1"):
         typer.echo("warning: bound to a non-loopback address: anyone with the token on the network can use the store",
                    err=True)
-    config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on")
+    config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on", timeout_keep_alive=30)
     uvicorn.Server(config).run(sockets=[sock])

@@ -22,6 +22,7 @@ from typing import BinaryIO
 
 from sqlalchemy import select
 
+from radnec.progress import Stages
 from radnec.store.archive import Limits, folder_files, suffix_of, zip_members
 from radnec.store.blobs import write_blob
 from radnec.store.errors import UnsafeArchive
@@ -87,7 +88,9 @@ def import_case(
     source = Path(source)
     is_zip = source.is_file() and source.suffix.lower() == ".zip"
     items = zip_members(source, limits) if is_zip else folder_files(source, limits)
-    stored = store_files(store, items, progress=progress)
+    stages = Stages(quiet=True)  # stage names reach a job's progress through radnec.progress.listening
+    with stages("import: storing files"):
+        stored = store_files(store, items, progress=progress)
     if not stored:
         raise UnsafeArchive("no files to import", path=source.name)
 
@@ -97,7 +100,8 @@ def import_case(
     try:
         for sha, suffix in stored.items():
             os.link(store.blob_file(sha), dicom / f"{sha}{suffix}")
-        inventory = scan(dicom, extract_dir=work / "zip")
+        with stages("import: reading headers"):
+            inventory = scan(dicom, extract_dir=work / "zip")
         if not inventory.patients:
             raise UnsafeArchive("no DICOM series found (is this an SRS case export?)", path=source.name)
         if len(inventory.patients) > 1:
@@ -129,7 +133,9 @@ def import_case(
                             study.series.append(Series(series_uid=se.series_instance_uid, kind=se.kind, modality=se.modality,
                                                        description=(se.description or None) and se.description[:200],
                                                        n_instances=se.n_instances))
-                have = set(s.scalars(select(Blob.sha256).where(Blob.sha256.in_(list(stored)))))
+                shas = list(stored)
+                have = {h for i in range(0, len(shas), 500)  # bounded IN lists (SQLite's variable limit)
+                        for h in s.scalars(select(Blob.sha256).where(Blob.sha256.in_(shas[i:i + 500])))}
                 for sha, suffix in stored.items():
                     if sha not in have:
                         s.add(Blob(sha256=sha, size_bytes=store.blob_file(sha).stat().st_size))

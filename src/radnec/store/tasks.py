@@ -203,6 +203,11 @@ def run_job(store: Store, job_id: int, *, submit: Submit | None = None, limits: 
             case_id = _run_kind(store, job, submit, limits or Limits())
     except Exception as exc:  # noqa: BLE001 - every failure ends up in the job row, the server keeps running
         message = str(exc) if isinstance(exc, RadnecError) else f"{type(exc).__name__}: {exc}"
+        with store.session() as s:
+            job_now = s.get(Job, job_id)
+            if job_now is not None and job_now.state != "running":  # the server stopped meanwhile: keep its reason
+                log.warning("job %d (%s) ended after the server stopped: %s", job_id, job.kind, message)
+                return job_now.state
         if not isinstance(exc, RadnecError):
             log.error("job %d (%s) failed:\n%s", job_id, job.kind, traceback.format_exc())
         _update(store, job_id, state="failed", error=message[:4000], finished_utc=utcnow())

@@ -12,18 +12,18 @@ import logging
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from radnec.store.archive import Limits
-from radnec.store.models import Job
-from radnec.store.store import Store
+from radnec.store.models import Job, utcnow
+from radnec.store.store import INTERRUPTED, Store
 from radnec.store.tasks import QUICK, create_job, run_job
 
 log = logging.getLogger(__name__)
 
 #: The viewer's volume module (helper B's) and the job kinds after which its volumes are built ahead.
 VOLUMES = "radnec.web.volumes"
-WARM = ("analyze", "demo", "seed")
+WARM = ("analyze", "demo")  # not after a seed: it would delay the next seed click (the page asks for them anyway)
 
 
 class JobRunner:
@@ -98,9 +98,15 @@ class JobRunner:
             return None
 
     def shutdown(self) -> None:
-        """Stop taking jobs; queued ones stay ``queued`` (the next start marks them failed)."""
+        """Stop taking jobs; the running and queued ones are marked failed ("interrupted by a server restart") now.
+
+        A running pipeline call cannot be stopped from outside its thread: the process exits when it ends or fails
+        (its failure then leaves the reason above in place)."""
         if self.pool is not None:
             self.pool.shutdown(wait=False, cancel_futures=True)
+            with self.store.session() as s:
+                s.execute(update(Job).where(Job.state.in_(("running", "queued")))
+                          .values(state="failed", error=INTERRUPTED, finished_utc=utcnow()))
 
 
 __all__ = ["JobRunner"]

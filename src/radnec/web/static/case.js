@@ -113,6 +113,8 @@ async function loadViewer() {
     $("tp-slider").addEventListener("input", (ev) => v.setTimepoint(Number(ev.target.value)));
     for (const id of ["show-isodose", "show-colourwash", "show-structures", "show-lesion", "compare", "blend"]) $(id).addEventListener("input", () => v.apply());
     $("layout").addEventListener("change", (ev) => v.setLayout(ev.target.value));
+    $("zoom").addEventListener("change", (ev) => v.zoom(Number(ev.target.value)));
+    $("centre").addEventListener("click", () => v.centre());
     $("iso-lesion").addEventListener("change", (ev) => { v.isoLesion = Number(ev.target.value); v.apply(); legend(); });
     $("seed-mode").addEventListener("click", () => { v.seedArmed = !v.seedArmed; $("seed-mode").setAttribute("aria-pressed", String(v.seedArmed)); });
     v.onSeed = (mm) => { $("seed-mode").setAttribute("aria-pressed", "false"); placeSeed(mm); };

@@ -30,7 +30,7 @@ export class CaseViewer {
     this.mapTimer = null;
     this.nv = new Niivue({
       backColor: [0, 0, 0, 1], show3Dcrosshair: true, isColorbar: false, dragAndDropEnabled: false,
-      crosshairColor: [0.2, 1, 0.2, 1], crosshairWidth: 1, multiplanarForceRender: true, isOrientCube: false,
+      crosshairColor: [0.2, 1, 0.2, 0.8], crosshairWidth: 1, crosshairGap: 10, multiplanarForceRender: true, isOrientCube: false,
       loadingText: "loading images…",
     });
   }
@@ -93,6 +93,24 @@ export class CaseViewer {
     if (!pos) return null;
     const dpr = this.nv.uiData?.dpr || window.devicePixelRatio || 1;
     return [pos[0] / dpr, pos[1] / dpr];
+  }
+
+  // 2-D zoom about the crosshair (NiiVue's pan keeps the crosshair's screen position: pan = (1 - zoom) · mm).
+  zoom(z) {
+    const mm = Array.from(this.nv.frac2mm(this.nv.scene.crosshairPos));
+    this.nv.setPan2Dxyzmm([(1 - z) * mm[0], (1 - z) * mm[1], (1 - z) * mm[2], z]);
+    this.nv.drawScene();
+  }
+
+  // Crosshair on a lesion's seed (planning frame), zoom kept.
+  centre(index) {
+    const les = this.index?.lesions?.[index ?? this.isoLesion ?? 0];
+    if (!les) return;
+    const z = this.nv.scene.pan2Dxyzmm[3];
+    this.nv.setPan2Dxyzmm([0, 0, 0, 1]);
+    this.goTo(les.seed_lps);
+    this.zoom(z);
+    this.showCoords(Array.from(this.nv.frac2mm(this.nv.scene.crosshairPos)).slice(0, 3));
   }
 
   setTimepoint(i) { this.tp = i; this.apply(); }
