@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -47,10 +48,17 @@ def _generate(root: Path, n: int, voxel_mm: float) -> Path:
 
 def _run(cases: Path, out: Path, workers: int, outcomes: Path) -> tuple[float, dict]:
     shutil.rmtree(out, ignore_errors=True)
+    load0 = os.getloadavg()[0]
     t0 = time.perf_counter()
     subprocess.run([str(BIN / "radnec"), "cohort", str(cases), "--out", str(out), "--workers", str(workers),
-                    "--no-report", "--quiet", "--outcomes", str(outcomes)], check=True)
-    return time.perf_counter() - t0, json.loads((out / "cohort.json").read_text())
+                    "--no-report", "--quiet", "--outcomes", str(outcomes)], check=True, stdout=subprocess.DEVNULL)
+    wall = time.perf_counter() - t0
+    summary = json.loads((out / "cohort.json").read_text())
+    records = [json.loads(p.read_text()) for p in (out / "records").glob("*.json")]
+    summary["task_cpu_s"] = sum(r.get("cpu_s") or 0.0 for r in records)
+    summary["task_wall_s"] = sum(r.get("wall_s") or 0.0 for r in records)
+    summary["load"] = (load0, os.getloadavg()[0])
+    return wall, summary
 
 
 def main() -> int:
@@ -68,10 +76,15 @@ def main() -> int:
     results = {w: _run(cases, root / f"out-{w}w", w, root / "outcomes.csv") for w in (1, 2)}
     (t1, _), (t2, s2) = results[1], results[2]
     speedup = t1 / t2
-    print(f"\n{'workers':>8} {'wall s':>8} {'cases/h':>8} {'failed':>7}  peak memory per worker (MB)")
+    print(f"\n{'workers':>8} {'wall s':>8} {'cases/h':>8} {'failed':>7} {'task CPU s':>10} {'task wall s':>11} "
+          f"{'load 1 min':>11}  peak memory per worker (MB)")
     for w, (t, s) in results.items():
         peaks = ", ".join(f"{mb:.0f}" for mb in s["worker_peak_memory_mb"].values())
-        print(f"{w:>8} {t:>8.1f} {3600 * args.cases / t:>8.1f} {len(s['failed']):>7}  {peaks}")
+        load = f"{s['load'][0]:.1f}-{s['load'][1]:.1f}"
+        print(f"{w:>8} {t:>8.1f} {3600 * args.cases / t:>8.1f} {len(s['failed']):>7} {s['task_cpu_s']:>10.1f} "
+              f"{s['task_wall_s']:>11.1f} {load:>11}  {peaks}")
+    print("(task CPU s: the cases' summed CPU time, the same work on 1 or 2 workers; a load above the 2 cores "
+          "means other jobs shared them and the speed-up is not the cohort's)")
     cal = s2.get("calibration", {})
     auc = cal.get("auc", {})
     print(f"\nspeed-up 2 vs 1 worker: {speedup:.2f}x (target >= {TARGET_SPEEDUP}); 2 workers: {t2 / 60:.1f} min "

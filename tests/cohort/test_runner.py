@@ -230,7 +230,9 @@ def test_outcomes_calibration_and_knowledge_override(phantom_cases, work, first_
     assert not any("local calibration" in c for i in plain for c in i["citation"])
 
     single = tmp_path / "single"
-    assert cli.main(["analyze", str(phantom_cases["a"]), "--out", str(single), "--work", str(work / "a"), "--no-report",
+    assert cli.main(["analyze", str(phantom_cases["a"]), "--out", str(single), "--work", str(work / "a"),
                      "--json", "--knowledge-override", str(out / "knowledge-override.yaml")]) == 0
     lesion = json.loads((single / "analysis.json").read_text())["lesions"][0]
     assert any(w.startswith("timing_narloch: LOCAL CALIBRATION") for w in lesion["evidence"]["warnings"])
+    report = (single / "report.html").read_text()
+    assert "LOCAL CALIBRATION" in report and "local calibration, n=2 lesions" in report

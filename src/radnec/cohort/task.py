@@ -78,7 +78,7 @@ def run_case(
     -------
     dict
         ``status`` (``done``/``failed``), ``error``, ``lesions`` (one row dict per lesion), ``timings_s``,
-        ``wall_s``, ``peak_rss_mb`` (the worker process's maximum RSS while the task ran, sampled every
+        ``wall_s``, ``cpu_s`` (the worker process's CPU time during the task), ``peak_rss_mb`` (the worker process's maximum RSS while the task ran, sampled every
         0.2 s), ``rss_before_mb``, ``maxrss_delta_mb`` (growth of getrusage's lifetime maximum),
         ``worker_pid`` and ``host``.
     """
@@ -88,6 +88,7 @@ def run_case(
     out_dir = Path(out_root) / "cases" / name
     work_dir = None if work_root is None else Path(work_root) / name
     started = time.time()
+    cpu0 = time.process_time()
     maxrss0 = _maxrss_bytes()
     record: dict[str, Any] = {"case": name, "status": "failed", "error": None, "lesions": []}
     with _PeakRSS() as peak:
@@ -105,6 +106,7 @@ def run_case(
                 record["traceback"] = traceback.format_exc(limit=8)
     record.update(
         wall_s=round(time.time() - started, 2),
+        cpu_s=round(time.process_time() - cpu0, 2),
         peak_rss_mb=round(peak.peak_bytes / MB, 1),
         rss_before_mb=round(peak.start_bytes / MB, 1),
         maxrss_delta_mb=round(max(0, _maxrss_bytes() - maxrss0) / MB, 1),
