@@ -107,6 +107,37 @@ def test_seed_on_the_latest_followup_finds_the_same_lesion_without_registering(f
     assert lesion.pattern == truth["pattern"]
     assert any("given on follow-up 2" in w for w in result.warnings)
     assert any("registration reused" in w for w in result.warnings)
+    # a clinical edit after the seed keeps the registrations the seed run reused (no re-registration)
+    again = update_clinical(out, CLINICAL)
+    stages = _run_json(out)["stages"]
+    assert stages.get("fusion-deformable", {"ran": 0})["ran"] == 0 and stages["fusion-rigid"]["ran"] == 0
+    assert len(again.lesions) == 1 and any("registration reused" in w for w in again.warnings)
+
+
+def test_knowledge_override_is_remembered_by_the_reruns(first, tmp_path):
+    """A run with --knowledge-override saves it; update_clinical and reanalyze_lesion apply it again."""
+    import yaml
+
+    case, truth, _, _ = first
+    out = tmp_path / "local"
+    shutil.copytree(first[2], out)
+    override = tmp_path / "o.yaml"
+    override.write_text(yaml.safe_dump({
+        "schema_version": 1,
+        "provenance": {"cohort": "hand", "n_lesions": 10, "date": "2026-12-05", "method": "2x2", "radnec_version": "0"},
+        "items": {}, "prior": {"point": 0.7, "range": [0.5, 0.85]},
+    }))
+    assert cli.main(["analyze", str(case), "--out", str(out), "--clinical", str(CLINICAL),
+                     "--knowledge-override", str(override)]) == 0
+    prior = json.loads((out / "analysis.json").read_text())["lesions"][0]["evidence"]["prior_tp"]
+    assert prior == 0.7
+    assert update_clinical(out, CLINICAL).lesions[0].evidence["prior_tp"] == 0.7
+    latest = truth["timepoints"][-1]
+    index = next(x for x in latest["lesions"] if x.get("index_lesion"))
+    assert reanalyze_lesion(out, index["centre_lps"], frame="latest").lesions[0].evidence["prior_tp"] == 0.7
+    # without the option the next analyze is the cited one again
+    assert cli.main(["analyze", str(case), "--out", str(out), "--clinical", str(CLINICAL)]) == 0
+    assert update_clinical(out, CLINICAL).lesions[0].evidence["prior_tp"] == 0.4
 
 
 def test_bad_seed_frame_is_a_clear_error(first, capsys):

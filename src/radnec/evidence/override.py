@@ -22,9 +22,11 @@ File format (YAML)::
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 from collections.abc import Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +38,10 @@ from radnec.evidence.model import (
 )
 
 LOCAL_SOURCE = "local_calibration"
+
+#: The override file in force (inside :func:`knowledge_override`), so a later re-run of the same
+#: analysis (:func:`radnec.pipeline.update_clinical`, :func:`radnec.pipeline.reanalyze_lesion`) applies it again.
+ACTIVE_OVERRIDE: ContextVar[Path | None] = ContextVar("radnec_active_override", default=None)
 
 
 class _Loose(BaseModel):
@@ -164,10 +170,20 @@ def knowledge_override(path: str | Path) -> Iterator[KnowledgeBase]:
     """Within the block, the default knowledge base is the packaged one with ``path``'s local values."""
     kb = apply_override(load_knowledge(), read_override(path), path=path)
     token = ACTIVE_KNOWLEDGE.set(kb)
+    path_token = ACTIVE_OVERRIDE.set(Path(path).resolve())
     try:
         yield kb
     finally:
+        ACTIVE_OVERRIDE.reset(path_token)
         ACTIVE_KNOWLEDGE.reset(token)
 
 
-__all__ = ["Override", "read_override", "apply_override", "knowledge_override", "LOCAL_SOURCE"]
+def remembered_override(path: str | None) -> contextlib.AbstractContextManager[Any]:
+    """The override an earlier run used (its path as saved), unless one is already in force; else nothing."""
+    if path is None or ACTIVE_OVERRIDE.get() is not None:
+        return contextlib.nullcontext()
+    return knowledge_override(path)
+
+
+__all__ = ["Override", "read_override", "apply_override", "knowledge_override", "remembered_override", "ACTIVE_OVERRIDE",
+           "LOCAL_SOURCE"]

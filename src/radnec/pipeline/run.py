@@ -28,6 +28,7 @@ import numpy as np
 
 from radnec.case import Analysis, Registration
 from radnec.errors import InputError
+from radnec.evidence.override import ACTIVE_OVERRIDE, remembered_override
 from radnec.pipeline.doseside import dose_side
 from radnec.pipeline.inputs import load_inputs
 from radnec.pipeline.judgement import evidence_stage, overview, series_used
@@ -129,8 +130,10 @@ def reanalyze_lesion(
     """
     ws = open_workspace(out_dir, work_dir=work_dir, existing=True)
     m = ws.read_manifest()
-    return _run(ws, Path(m["case_dir"]), Path(out_dir), clinical=m["clinical"], seeds=[[float(v) for v in seed_lps]],
-                seed_frame=frame, quiet=quiet, write_report=write_report, draws=m["draws"], keep_registration=True)
+    with remembered_override(m.get("knowledge_override")):
+        return _run(ws, Path(m["case_dir"]), Path(out_dir), clinical=m["clinical"],
+                    seeds=[[float(v) for v in seed_lps]], seed_frame=frame, quiet=quiet, write_report=write_report,
+                    draws=m["draws"], keep_registration=True)
 
 
 def update_clinical(
@@ -144,12 +147,15 @@ def update_clinical(
     """Re-run the evidence and outputs with a new clinical file (everything else reused when unchanged).
 
     A clinical file that changes the SRS date, prescription or fractions also re-runs what depends on
-    them (days since SRS, plan summary), never the registrations.
+    them (days since SRS, plan summary), never the registrations: after a :func:`reanalyze_lesion` the
+    registrations it reused are kept too. A knowledge override the earlier run used is applied again.
     """
     ws = open_workspace(out_dir, work_dir=work_dir, existing=True)
     m = ws.read_manifest()
-    return _run(ws, Path(m["case_dir"]), Path(out_dir), clinical=clinical, seeds=m["lesion_seeds_lps"],
-                seed_frame=PLANNING_FRAME, quiet=quiet, write_report=write_report, draws=m["draws"])
+    with remembered_override(m.get("knowledge_override")):
+        return _run(ws, Path(m["case_dir"]), Path(out_dir), clinical=clinical, seeds=m["lesion_seeds_lps"],
+                    seed_frame=PLANNING_FRAME, quiet=quiet, write_report=write_report, draws=m["draws"],
+                    keep_registration=bool(m.get("registration_reused")))
 
 
 def _stages(
@@ -250,6 +256,7 @@ def _run(
             "lesion_seeds_lps": [[float(v) for v in t.seed_lps] for t in tracks] if seeds else None,
             "draws": draws,
             "registration_reused": keep_registration,
+            "knowledge_override": None if (o := ACTIVE_OVERRIDE.get()) is None else str(o),
             "registrations": {label: (f.final or f.rigid).key for label, f in fusions.items()},
         }
     )
