@@ -94,6 +94,7 @@ def main() -> int:
     print(f"P(progression) default {again.lesions[0].evidence['posterior_tp']:.3f}, "
           f"changed clinical {updated.lesions[0].evidence['posterior_tp']:.3f}")
     print(f"fresh stage timings (s): {fresh.run['timings_s']}")
+    print(f"new-seed stage timings (s): {moved.run['timings_s']}")
     print(f"peak RSS of this process: {peak_gb:.2f} GB")
     if not args.keep:
         shutil.rmtree(tmp, ignore_errors=True)
