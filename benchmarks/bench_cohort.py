@@ -1,6 +1,6 @@
 """Benchmark of `radnec cohort` (issue 17): a mixed-scenario phantom cohort on 1 and on 2 local Dask workers.
 
-    python benchmarks/bench_cohort.py [--cases 24] [--voxel-mm 2] [--keep DIR]
+    python benchmarks/bench_cohort.py [--cases 24] [--voxel-mm 2] [--keep DIR] [--threads-per-case 1]
 
 Generates ``--cases`` phantom cases (`radnec phantom` scenarios necrosis, infield, marginal, distant,
 stable in turn, seed = index, follow-ups at 3 and 9 months) and an outcomes file from their truth
@@ -46,12 +46,12 @@ def _generate(root: Path, n: int, voxel_mm: float) -> Path:
     return cases
 
 
-def _run(cases: Path, out: Path, workers: int, outcomes: Path) -> tuple[float, dict]:
+def _run(cases: Path, out: Path, workers: int, outcomes: Path, threads: int) -> tuple[float, dict]:
     shutil.rmtree(out, ignore_errors=True)
     load0 = os.getloadavg()[0]
     t0 = time.perf_counter()
     subprocess.run([str(BIN / "radnec"), "cohort", str(cases), "--out", str(out), "--workers", str(workers),
-                    "--no-report", "--quiet", "--outcomes", str(outcomes)], check=True, stdout=subprocess.DEVNULL)
+                    "--no-report", "--quiet", "--outcomes", str(outcomes), "--threads-per-case", str(threads)], check=True, stdout=subprocess.DEVNULL)
     wall = time.perf_counter() - t0
     summary = json.loads((out / "cohort.json").read_text())
     records = [json.loads(p.read_text()) for p in (out / "records").glob("*.json")]
@@ -66,6 +66,8 @@ def main() -> int:
     ap.add_argument("--cases", type=int, default=24)
     ap.add_argument("--voxel-mm", type=float, default=2.0)
     ap.add_argument("--keep", type=Path, default=None, help="keep cases and outputs here (cases are reused)")
+    ap.add_argument("--threads-per-case", type=int, default=1,
+                    help="radnec cohort --threads-per-case (1, the default: one core per worker; 2: as radnec analyze)")
     args = ap.parse_args()
 
     root = args.keep or Path(tempfile.mkdtemp(prefix="radnec-bench-cohort-"))
@@ -73,7 +75,8 @@ def main() -> int:
     t0 = time.perf_counter()
     cases = _generate(root, args.cases, args.voxel_mm)
     print(f"generated {args.cases} cases ({args.voxel_mm:g} mm) in {time.perf_counter() - t0:.0f} s under {root}")
-    results = {w: _run(cases, root / f"out-{w}w", w, root / "outcomes.csv") for w in (1, 2)}
+    results = {w: _run(cases, root / f"out-{w}w", w, root / "outcomes.csv", args.threads_per_case) for w in (1, 2)}
+    print(f"threads per case: {args.threads_per_case}")
     (t1, _), (t2, s2) = results[1], results[2]
     speedup = t1 / t2
     print(f"\n{'workers':>8} {'wall s':>8} {'cases/h':>8} {'failed':>7} {'task CPU s':>10} {'task wall s':>11} "

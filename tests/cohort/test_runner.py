@@ -66,6 +66,7 @@ def test_two_workers_table_and_failure(first_run):
         assert gtv["latest_lesion_cc"] > 0 and gtv["coverage_rx100_pct"] is not None
         assert gtv["lr:timing_narloch"] > 0 and gtv["result:timing_narloch"] in ("+", "−")
         assert gtv["peak_rss_mb"] > 100 and gtv["worker"].startswith("tcp://") and gtv["worker_peak_memory_mb"] > 100
+        assert gtv["threads_per_case"] == 1  # one core per worker by default
     csv_text = (out / "cohort.csv").read_text()
     assert csv_text.count("\n") == len(rows) + 1
     summary = json.loads((out / "cohort.json").read_text())

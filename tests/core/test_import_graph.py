@@ -41,6 +41,7 @@ LAYERS: dict[str, int] = {
     "case": 1,
     "jsonio": 1,
     "datafiles": 1,
+    "threads": 0,
     "errors": 0,
     "__init__": 0,
 }

@@ -194,6 +194,7 @@ def run_cohort(
     draws: int = 20000,
     quiet: bool = False,
     on_record: Callable[[dict[str, Any]], None] | None = None,
+    threads_per_case: int = 1,
 ) -> CohortRun:
     """Run ``analyze`` for every case of the cohort as Dask tasks and write the per-case records.
 
@@ -215,6 +216,10 @@ def run_cohort(
         A knowledge-override file (written by the calibration) that the evidence engine uses.
     on_record
         Called with each new record right after it is written (tests, progress hooks).
+    threads_per_case
+        Threads one case's analysis may use (:mod:`radnec.threads`): 1 (default) so that N workers use
+        N cores; 2 gives the same ``analysis.json`` as ``radnec analyze`` (the deformable registration
+        depends on elastix's thread count). Part of the ``--resume`` fingerprint.
 
     Returns
     -------
@@ -233,7 +238,9 @@ def run_cohort(
     override = None if knowledge_override is None else str(Path(knowledge_override).resolve())
     if override is not None and not Path(override).is_file():
         raise InputError("knowledge-override file not found", path=override)
-    code = code_key() + (f":override:{_file_sha(Path(override))}" if override else "")
+    if isinstance(threads_per_case, bool) or not isinstance(threads_per_case, int) or threads_per_case < 1:
+        raise ValueError(f"threads_per_case must be an integer >= 1, got {threads_per_case!r}")
+    code = code_key() + (f":override:{_file_sha(Path(override))}" if override else "") + f":threads:{threads_per_case}"
     started = time.perf_counter()
     prints = {s.case: fingerprint(s, code) for s in specs}
     run = CohortRun(out=out_dir, n_cases=len(specs))
@@ -250,7 +257,8 @@ def run_cohort(
                  task=run_case, as_completed=as_completed, quiet=quiet, on_record=on_record,
                  task_kwargs={"out_root": str(out_dir.resolve()),
                               "work_root": None if work_root is None else str(Path(work_root).resolve()),
-                              "knowledge_override": override, "write_report": write_report, "draws": draws})
+                              "knowledge_override": override, "write_report": write_report, "draws": draws,
+                              "threads_per_case": threads_per_case})
     run.wall_s = time.perf_counter() - started
     run.failed = sorted(r["case"] for r in run.records if r.get("status") != "done")
     run.records.sort(key=lambda r: r["case"])

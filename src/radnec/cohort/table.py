@@ -12,7 +12,7 @@ lesion of the cohort, ``t_<stage>_s`` for the pipeline's stage timings):
 - pattern, symmetry;
 - prior_tp, posterior_tp, interval95_low, interval95_high, band;
 - registration_method, registration_poor (any follow-up flagged), registration_failed_checks;
-- wall_s, cpu_s, peak_rss_mb, maxrss_delta_mb, worker, worker_peak_memory_mb.
+- wall_s, cpu_s, threads_per_case, peak_rss_mb, maxrss_delta_mb, worker, worker_peak_memory_mb.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ BASE_COLUMNS = (
     "pattern", "symmetry",
     "prior_tp", "posterior_tp", "interval95_low", "interval95_high", "band",
     "registration_method", "registration_poor", "registration_failed_checks",
-    "wall_s", "cpu_s", "peak_rss_mb", "maxrss_delta_mb", "worker", "worker_peak_memory_mb",
+    "wall_s", "cpu_s", "threads_per_case", "peak_rss_mb", "maxrss_delta_mb", "worker", "worker_peak_memory_mb",
 )
 
 
@@ -136,6 +136,7 @@ def table_rows(records: Sequence[dict[str, Any]], worker_peaks_mb: dict[str, flo
             "error": rec.get("error"),
             "wall_s": rec.get("wall_s"),
             "cpu_s": rec.get("cpu_s"),
+            "threads_per_case": rec.get("threads_per_case"),
             "peak_rss_mb": rec.get("peak_rss_mb"),
             "maxrss_delta_mb": rec.get("maxrss_delta_mb"),
             "worker": rec.get("worker"),

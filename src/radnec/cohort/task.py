@@ -60,6 +60,7 @@ def run_case(
     knowledge_override: str | None = None,
     write_report: bool = True,
     draws: int = 20000,
+    threads_per_case: int = 1,
 ) -> dict[str, Any]:
     """Analyse one case in this (worker) process and return its result record (JSON-able).
 
@@ -73,6 +74,8 @@ def run_case(
         Optional root of the workspaces (``work_root/<case>``); default ``out_root/cases/<case>/.radnec``.
     knowledge_override
         Knowledge-override YAML (:mod:`radnec.evidence.override`) the evidence engine uses, or None.
+    threads_per_case
+        Threads the analysis may use (:func:`radnec.threads.limit_case_threads`).
 
     Returns
     -------
@@ -93,7 +96,10 @@ def run_case(
     record: dict[str, Any] = {"case": name, "status": "failed", "error": None, "lesions": []}
     with _PeakRSS() as peak:
         try:
-            analysis = _analyze(case, out_dir, work_dir, knowledge_override, write_report, draws)
+            from radnec.threads import limit_case_threads
+
+            with limit_case_threads(threads_per_case):
+                analysis = _analyze(case, out_dir, work_dir, knowledge_override, write_report, draws)
             record["lesions"] = lesion_rows(analysis, out_dir=out_dir)
             record["timings_s"] = dict((analysis.get("run") or {}).get("timings_s") or {})
             record["status"] = "done"
@@ -110,6 +116,7 @@ def run_case(
         peak_rss_mb=round(peak.peak_bytes / MB, 1),
         rss_before_mb=round(peak.start_bytes / MB, 1),
         maxrss_delta_mb=round(max(0, _maxrss_bytes() - maxrss0) / MB, 1),
+        threads_per_case=threads_per_case,
         worker_pid=os.getpid(),
         host=platform.node(),
         worker=_worker_address(),

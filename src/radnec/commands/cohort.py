@@ -28,6 +28,10 @@ def command(
     memory_limit: Annotated[
         str, typer.Option("--memory-limit", help="Memory limit per LocalCluster worker ('4GB'; 'none' for no limit).")
     ] = "4GB",
+    threads_per_case: Annotated[
+        int, typer.Option("--threads-per-case", min=1, help="Threads one case may use (elastix, segmentation). 1 (default): "
+                          "N workers use N cores; 2: analysis.json identical to `radnec analyze`'s.")
+    ] = 1,
     resume: Annotated[bool, typer.Option("--resume", help="Skip cases already done with unchanged inputs and radnec.")] = False,
     outcomes: Annotated[
         Optional[Path],
@@ -56,6 +60,7 @@ def command(
             cases, out, scheduler=scheduler, workers=workers,
             memory_limit=None if memory_limit.lower() == "none" else memory_limit, resume=resume,
             work_root=work, knowledge_override=knowledge_override, write_report=not no_report, quiet=quiet,
+            threads_per_case=threads_per_case,
         )
     except KeyboardInterrupt:
         console.print(f"interrupted: the finished cases are recorded in {out / 'records'}; run again with --resume")

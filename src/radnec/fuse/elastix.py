@@ -35,6 +35,7 @@ import numpy as np
 import SimpleITK as sitk
 
 from radnec.errors import RegistrationError
+from radnec.threads import DEFAULT_CASE_THREADS, case_threads
 from radnec.fuse.checks import check_image
 from radnec.fuse.field import field_grid, inpaint_field, tapered_transform
 from radnec.fuse.region import (
@@ -50,8 +51,8 @@ from radnec.fuse.rigid import DEFAULT_SEED
 
 log = logging.getLogger(__name__)
 
-#: Number of ITK threads elastix uses (the project runs on 2 cores; see common conventions).
-DEFAULT_THREADS = 2
+#: Number of ITK threads elastix uses by default (the project runs on 2 cores; see :mod:`radnec.threads`).
+DEFAULT_THREADS = DEFAULT_CASE_THREADS
 
 
 def _itk():  # noqa: ANN202
@@ -151,7 +152,7 @@ def register_deformable_elastix(
     normalise: bool = True,
     bias_sigma_mm: float = DEFAULT_BIAS_SIGMA_MM,
     field_spacing_mm: float = DEFAULT_FIELD_SPACING_MM,
-    threads: int = DEFAULT_THREADS,
+    threads: int | None = None,
     seed: int = DEFAULT_SEED,
 ) -> sitk.DisplacementFieldTransform:
     """Deformable refinement (itk-elastix B-spline) in a box around the lesion, after the rigid step.
@@ -191,7 +192,8 @@ def register_deformable_elastix(
     field_spacing_mm
         Spacing (mm) of the output displacement field.
     threads
-        ITK global default number of threads.
+        ITK global default number of threads; None: :func:`radnec.threads.case_threads` (2 unless a
+        cohort worker limits it).
     seed
         elastix random sampler seed (deterministic given the thread count).
 
@@ -203,7 +205,7 @@ def register_deformable_elastix(
     check_image(fixed, name="fixed (planning) image")
     check_image(moving, name="moving (follow-up) image")
     itk = _itk()
-    itk.MultiThreaderBase.SetGlobalDefaultNumberOfThreads(int(threads))
+    itk.MultiThreaderBase.SetGlobalDefaultNumberOfThreads(int(case_threads() if threads is None else threads))
     f_box, m_box, valid, f_hole, m_hole, radius = box_and_holes(
         fixed, moving, rigid=rigid, center_lps=center_lps, fixed_exclude=fixed_exclude,
         moving_exclude=moving_exclude, margin_mm=margin_mm, taper_mm=taper_mm, mask_margin_mm=mask_margin_mm,

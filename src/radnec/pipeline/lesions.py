@@ -19,6 +19,7 @@ from radnec.errors import RadnecError
 from radnec.pipeline.persist import load_compartments, load_image, load_json, save_compartments, save_image, save_json
 from radnec.pipeline.state import CaseInputs, Fusion, LesionAt, LesionTrack, PlanResult, Study
 from radnec.pipeline.workspace import Workspace
+from radnec.threads import case_threads
 
 
 def _r(x: float | None, nd: int = 3) -> float | None:
@@ -125,8 +126,8 @@ def segment_stage(
 ) -> None:
     """Segment every lesion on every study (saved) and measure it there (fills ``track.at``).
 
-    Studies are segmented in two threads (ITK, NumPy and SciPy release the GIL for the heavy
-    parts); the results are gathered in study and lesion order, so the output does not depend on
+    Studies are segmented in :func:`radnec.threads.case_threads` threads (ITK, NumPy and SciPy release
+    the GIL for the heavy parts); the results are gathered in study and lesion order, so the output does not depend on
     which thread finished first.
     """
     from concurrent.futures import ThreadPoolExecutor
@@ -154,7 +155,7 @@ def segment_stage(
                 out.append((track, exc))
         return out
 
-    with ThreadPoolExecutor(max_workers=2, thread_name_prefix="radnec-segment") as pool:
+    with ThreadPoolExecutor(max_workers=case_threads(), thread_name_prefix="radnec-segment") as pool:
         per_study = list(pool.map(study_jobs, case.studies))
     for tp, results in zip(case.studies, per_study):
         for track, comps in results:

@@ -18,6 +18,7 @@ from radnec.case import TimepointRegistration
 from radnec.pipeline.persist import load_fusion, save_fusion
 from radnec.pipeline.state import CaseInputs, Fusion, LesionTrack, Study
 from radnec.pipeline.workspace import Workspace
+from radnec.threads import case_threads
 
 #: Deformable engine used by analyze (radnec.fuse.fusion.ENGINES): itk-elastix B-spline with the
 #: lesion + oedema masked out of the metric, the library default (near-lesion TRE p95 <= 1 mm on
@@ -88,7 +89,9 @@ def deformable_stage(
             fusion.final = fusion.rigid
             warnings.append(f"{tp.label}: no lesion found, so rigid registration only")
         else:
-            options = DEFORMABLE_OPTIONS[DEFORMABLE_ENGINE]
+            options = dict(DEFORMABLE_OPTIONS[DEFORMABLE_ENGINE])
+            if DEFORMABLE_ENGINE == "elastix":  # its result depends on the thread count (radnec.threads)
+                options["threads"] = case_threads()
             key = ws.key(
                 "fusion-deformable", planning.t1c, tp.t1c, fusion.rigid, fixed_keys, moving_keys,
                 None if centre is None else [float(v) for v in centre], DEFORMABLE_ENGINE, options,
