@@ -85,10 +85,14 @@ def test_a_sender_killed_mid_transfer_leaves_no_partial_file(phantom_dicom, tmp_
         sender.wait(timeout=10)
         store = listener.store
         # the SCP finishes or drops the instance in flight when it sees the reset; on a loaded machine
-        # that takes longer than a fixed pause (a 0.5 s sleep failed once), so wait for it with a deadline
+        # that takes longer than a fixed pause (a 0.5 s sleep failed once), so wait with a deadline for
+        # the association's abort (its events run in order: no store of it comes after) and an empty
+        # incoming folder (an empty folder alone was not enough: one received instance was written
+        # after it, and the re-send then counted 42 duplicates for 41 files)
         deadline = time.monotonic() + 15
-        while list((store / INCOMING).iterdir()) and time.monotonic() < deadline:
+        while (listener.stats.aborted_associations < 1 or list((store / INCOMING).iterdir())) and time.monotonic() < deadline:
             time.sleep(0.05)
+        assert listener.stats.aborted_associations == 1, "the SCP did not see the killed sender's association end"
         stored = [p for p in store.rglob("*.dcm") if INCOMING not in p.parts]
         assert 40 <= len(stored) < len(sources), "the sender was not killed mid-transfer"
         assert not list((store / INCOMING).iterdir()), "partial file left behind"
