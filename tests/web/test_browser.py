@@ -6,7 +6,7 @@ moves through time points and the checkerboard, places a seed and sees the numbe
 form (a validation error next to its field, then a posterior change), saves the note and downloads the report.
 Screenshots are compared loosely (mean absolute difference of downscaled greyscale against
 ``tests/data/web/``, and "the isodose colour appears around the lesion") and kept under pytest's tmp dir.
-``RADNEC_UPDATE_WEB_IMAGES=1`` rewrites the reference and ``docs/img/serve-case.png``.
+``RADNEC_UPDATE_WEB_IMAGES=1`` rewrites the reference (the docs picture comes from ``web/screenshot.py``).
 """
 
 from __future__ import annotations
@@ -31,7 +31,6 @@ ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--d
         "--no-first-run", "--use-angle=swiftshader", "--enable-unsafe-swiftshader", "--ignore-gpu-blocklist"]
 REPO = Path(__file__).resolve().parents[2]
 REFERENCE = REPO / "tests" / "data" / "web" / "viewer-planning.png"
-DOCS_IMG = REPO / "docs" / "img" / "serve-case.png"
 UPDATE = os.environ.get("RADNEC_UPDATE_WEB_IMAGES") == "1"
 TOKEN = "browser-test-token-0123456789"
 ISO100_RGB = (255, 40, 40)  # viewer.js ISO_COLOURS[0]
@@ -199,9 +198,6 @@ def test_case_page_in_a_real_browser(server, tmp_path):
             assert _colour_near(zoomed, ISO100_RGB, (zx, zy), 180) > 2 * _colour_near(latest, ISO100_RGB, (sx, sy), 60)
             page.evaluate("window.scrollTo(0, 0)")
             page.screenshot(path=str(shots / "case-page.png"))
-            if UPDATE:
-                DOCS_IMG.parent.mkdir(parents=True, exist_ok=True)
-                page.screenshot(path=str(DOCS_IMG), full_page=True, clip={"x": 0, "y": 0, "width": 1400, "height": 1250})
             page.select_option("#zoom", "1")
             page.evaluate("document.querySelector('.viewer-panel').scrollIntoView()")
 
