@@ -32,11 +32,17 @@ def case_threads() -> int:
     return DEFAULT_CASE_THREADS if n is None else n
 
 
+def check_threads(n: int) -> int:
+    """``n`` when it is a thread count (an integer ≥ 1), else a ValueError naming it."""
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+        raise ValueError(f"threads per case must be an integer >= 1, got {n!r}")
+    return n
+
+
 @contextmanager
 def limit_case_threads(n: int) -> Iterator[int]:
     """Within the block, a case's analysis uses ``n`` threads (``n`` ≥ 1)."""
-    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-        raise ValueError(f"threads per case must be an integer >= 1, got {n!r}")
+    check_threads(n)
     token = _CASE_THREADS.set(n)
     try:
         yield n
@@ -44,4 +50,4 @@ def limit_case_threads(n: int) -> Iterator[int]:
         _CASE_THREADS.reset(token)
 
 
-__all__ = ["DEFAULT_CASE_THREADS", "case_threads", "limit_case_threads"]
+__all__ = ["DEFAULT_CASE_THREADS", "case_threads", "check_threads", "limit_case_threads"]

@@ -27,5 +27,12 @@ def test_not_a_thread_count(bad):
 def test_cohort_refuses_a_bad_thread_count(tmp_path):
     from radnec.cohort.runner import run_cohort
 
-    with pytest.raises(ValueError, match="threads_per_case"):
+    with pytest.raises(ValueError, match="threads per case"):
         run_cohort([], tmp_path / "out", threads_per_case=0)
+
+
+def test_cohort_cli_refuses_zero_threads(tmp_path, capsys):
+    from radnec import cli
+
+    assert cli.main(["cohort", str(tmp_path), "--out", str(tmp_path / "out"), "--threads-per-case", "0"]) == 2
+    assert "threads-per-case" in capsys.readouterr().err

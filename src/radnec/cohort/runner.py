@@ -28,6 +28,7 @@ from typing import Any
 
 from radnec.cohort.cases import CaseSpec, fingerprint, read_cases
 from radnec.errors import InputError
+from radnec.threads import check_threads
 
 #: Times the scheduler re-runs a task whose worker died before the case is recorded as failed.
 ALLOWED_FAILURES = 2
@@ -238,9 +239,7 @@ def run_cohort(
     override = None if knowledge_override is None else str(Path(knowledge_override).resolve())
     if override is not None and not Path(override).is_file():
         raise InputError("knowledge-override file not found", path=override)
-    if isinstance(threads_per_case, bool) or not isinstance(threads_per_case, int) or threads_per_case < 1:
-        raise ValueError(f"threads_per_case must be an integer >= 1, got {threads_per_case!r}")
-    code = code_key() + (f":override:{_file_sha(Path(override))}" if override else "") + f":threads:{threads_per_case}"
+    code = code_key() + (f":override:{_file_sha(Path(override))}" if override else "") + f":threads:{check_threads(threads_per_case)}"
     started = time.perf_counter()
     prints = {s.case: fingerprint(s, code) for s in specs}
     run = CohortRun(out=out_dir, n_cases=len(specs))

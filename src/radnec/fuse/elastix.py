@@ -35,7 +35,7 @@ import numpy as np
 import SimpleITK as sitk
 
 from radnec.errors import RegistrationError
-from radnec.threads import DEFAULT_CASE_THREADS, case_threads
+from radnec.threads import case_threads
 from radnec.fuse.checks import check_image
 from radnec.fuse.field import field_grid, inpaint_field, tapered_transform
 from radnec.fuse.region import (
@@ -51,8 +51,6 @@ from radnec.fuse.rigid import DEFAULT_SEED
 
 log = logging.getLogger(__name__)
 
-#: Number of ITK threads elastix uses by default (the project runs on 2 cores; see :mod:`radnec.threads`).
-DEFAULT_THREADS = DEFAULT_CASE_THREADS
 
 
 def _itk():  # noqa: ANN202
@@ -280,7 +278,7 @@ def register_deformable_elastix(
     return tapered_transform(out_field, taper_mm)
 
 
-__all__ = ["DEFAULT_THREADS", "parameter_map", "register_deformable_elastix"]
+__all__ = ["parameter_map", "register_deformable_elastix"]
 
 
 def _bspline_from_elastix(params) -> sitk.BSplineTransform:  # noqa: ANN001

@@ -69,14 +69,6 @@ def _progress(store: Store, job_id: int) -> Callable[[str], None]:
     return hear
 
 
-def _manifest(paths: CasePaths) -> dict[str, Any]:
-    path = paths.out_dir / ".radnec" / "manifest.json"
-    try:
-        return dict(json.loads(path.read_text(encoding="utf-8")))
-    except (OSError, ValueError):
-        return {}
-
-
 def record_analysis(store: Store, case_id: int, *, kind: str, job_id: int | None) -> int:
     """An :class:`Analysis` row (and its lesions) for the ``analysis.json`` now in the case's output folder."""
     paths = store.paths_for(case_id)
@@ -103,18 +95,11 @@ def _clinical(paths: CasePaths) -> Path | None:
 
 
 def _rerun(paths: CasePaths, *, write_report: bool) -> None:
-    """Evidence and outputs again with the case's current clinical file, keeping the last run's lesions and
-    registrations (a seed run reused them: the re-run must too, else it would re-register)."""
-    from radnec.pipeline import reanalyze_lesion, update_clinical
+    """Evidence and outputs again with the case's current clinical file (``update_clinical`` keeps the last
+    run's lesions and the registrations it used, also those a seed run reused)."""
+    from radnec.pipeline import update_clinical
 
-    m = _manifest(paths)
-    seeds = m.get("lesion_seeds_lps") or []
-    clinical = _clinical(paths)
-    same_clinical = m.get("clinical") == (None if clinical is None else str(clinical.resolve()))
-    if m.get("registration_reused") and len(seeds) == 1 and same_clinical:
-        reanalyze_lesion(paths.out_dir, seeds[0], frame="planning", quiet=True, write_report=write_report)
-    else:
-        update_clinical(paths.out_dir, clinical, quiet=True, write_report=write_report)
+    update_clinical(paths.out_dir, _clinical(paths), quiet=True, write_report=write_report)
 
 
 def _run_kind(store: Store, job: Job, submit: Submit | None, limits: Limits) -> int | None:
