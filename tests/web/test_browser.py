@@ -76,6 +76,19 @@ def server(request, tmp_path_factory, tmp_path):
         log.close()
 
 
+def _wait_viewer(page, condition: str, arg, errors: list[str], tmp_path: Path, *, timeout_ms: int = 90000) -> None:
+    """Wait for the viewer's images; on a timeout fail with what the page and the server said."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    try:
+        page.wait_for_function(condition, arg=arg, timeout=timeout_ms)
+    except PlaywrightTimeout:
+        status = page.inner_text("#viewer-status")
+        log = (tmp_path / "serve.log").read_text(errors="replace")[-3000:]
+        pytest.fail(f"viewer images not loaded in {timeout_ms / 1000:g} s; status: {status!r}; page errors: {errors}; "
+                    f"server log: {log}")
+
+
 def _grey_small(png: bytes, width: int = 120) -> np.ndarray:
     from PIL import Image
 
@@ -119,7 +132,7 @@ def test_case_page_in_a_real_browser(server, tmp_path):
             assert fcp is not None and fcp < 2000, fcp
             page.wait_for_selector("#overview table", timeout=20000)
             assert "GTV" in page.inner_text("#overview")
-            page.wait_for_function("document.body.dataset.viewerKey", timeout=90000)
+            _wait_viewer(page, "document.body.dataset.viewerKey", None, errors, tmp_path)
             page.wait_for_timeout(800)
             seed = page.evaluate("window.radnec.viewer.index.lesions[0].seed_lps")
             canvas = page.locator("#gl")
@@ -245,7 +258,7 @@ def test_case_page_in_a_real_browser(server, tmp_path):
             marks["seed done"] = time.perf_counter() - t_start
             new_seed = [float(v) for v in page.inner_text("#overview td.seed").split(",")]
             assert abs(new_seed[0] - target[0]) < 3.0 and abs(new_seed[2] - target[2]) < 3.0, (new_seed, target)
-            page.wait_for_function("(k) => document.body.dataset.viewerKey !== k", arg=old_key, timeout=30000)
+            _wait_viewer(page, "(k) => document.body.dataset.viewerKey !== k", old_key, errors, tmp_path, timeout_ms=30000)
 
             # the tumour-board note and the downloads
             page.fill("#note", "Tumour board: discuss perfusion MRI.")
