@@ -123,7 +123,15 @@ async function loadViewer() {
   $("viewer-status").textContent = "loading images…";
   const t0 = performance.now();
   try {
-    const ix = await v.load();
+    let ix;
+    for (let attempt = 0; ; attempt++) {
+      try { ix = await v.load(); break; } catch (err) {
+        // "Failed to fetch" (a connection the server closed as it was reused, seen under load): try again twice
+        if (!(err instanceof TypeError) || attempt >= 2) throw err;
+        $("viewer-status").textContent = `loading images… (retry ${attempt + 1} after: ${err.message})`;
+        await new Promise((r) => setTimeout(r, 1000));
+      }
+    }
     $("tp-slider").max = String(ix.timepoints.length - 1);
     v.setTimepoint(Math.min(Number($("tp-slider").value), ix.timepoints.length - 1));
     $("iso-lesion").innerHTML = ix.lesions.map((l) => `<option value="${l.index}">${esc(l.name)} (Rx ${l.prescription_gy} Gy)</option>`).join("");
