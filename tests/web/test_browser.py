@@ -52,7 +52,7 @@ def server(request, tmp_path_factory, tmp_path):
     cmd = [exe] if exe else [sys.executable, "-m", "radnec.cli"]
     log = open(tmp_path / "serve.log", "w+")
     proc = subprocess.Popen([*cmd, "serve", "--data", str(data), "--port", "0", "--token-file", str(token_file), "--no-demo"],
-                            stdout=subprocess.PIPE, stderr=log, text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+                            stdout=subprocess.PIPE, stderr=log, text=True, env={**os.environ, "PYTHONUNBUFFERED": "1", "PYTHONFAULTHANDLER": "1"})
     try:
         base = None
         deadline = time.monotonic() + 60
