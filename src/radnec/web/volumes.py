@@ -252,7 +252,7 @@ def _write_volumes(out: Path, folder: Path, key: str) -> None:
         kind = _target_kind(roi)
         if kind is None or not roi.contours:
             continue
-        mask = sitk.GetArrayViewFromImage(roi_mask(roi, grid)) > 0
+        mask = sitk.GetArrayFromImage(roi_mask(roi, grid)) > 0  # a copy: a view of a temporary image is freed memory
         structures[edge(mask) & (structures == 0)] = 1 if kind == "gtv" else 2
         drawn[kind].append(roi.name)
     save(_like(structures, grid), "structures.nii.gz", np.uint8)
@@ -265,7 +265,7 @@ def _write_volumes(out: Path, folder: Path, key: str) -> None:
             at = track.at.get(st.label)
             if at is None:
                 continue
-            m = sitk.GetArrayViewFromImage(_on_grid(at.compartments.value.lesion, grid, transform_of(st.label), mask=True)) > 0
+            m = sitk.GetArrayFromImage(_on_grid(at.compartments.value.lesion, grid, transform_of(st.label), mask=True)) > 0
             lab[edge(m) & (lab == 0)] = j + 1
         save(_like(lab, grid), f"lesion-{i}.nii.gz", np.uint8)
         entry: dict[str, Any] = {"index": i, "label": st.label, "date": st.date, "days_since_srs": st.days_since_srs,
